@@ -1,0 +1,53 @@
+# Two commands on a fresh machine: `make demo` runs the gateway, `make test` runs the tests.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+FASTN := $(VENV)/bin/fastn-gen
+
+.PHONY: install demo build check lint test test-corpus test-all bench bench-quick clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+## Build the sample connectors and serve the two demo tenants on http://127.0.0.1:8000/mcp
+demo: install
+	$(FASTN) build --quiet
+	$(FASTN) serve --config tenants.example.yaml
+
+build: install
+	$(FASTN) build
+
+## Fails naming stale files when generated/ does not match connectors.d and templates.
+check: install
+	$(FASTN) build --check --quiet
+
+lint: install
+	$(PY) -m ruff check fastn_gen tests bench generated
+	$(PY) -m ruff format --check fastn_gen tests bench generated
+	$(PY) -m mypy fastn_gen generated
+
+## The default test run (fast suites; corpus and slow suites excluded).
+test: install
+	$(PY) -m pytest -q
+
+## Every public vendor spec in ../shared/specs through the generator.
+test-corpus: install
+	$(PY) -m pytest -q -m corpus
+
+test-all: test test-corpus
+
+bench: install
+	$(PY) -m pip install -q -e '.[bench]'
+	$(PY) bench/build.py
+
+bench-quick: install
+	$(PY) -m pip install -q -e '.[bench]'
+	$(PY) bench/build.py --quick
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

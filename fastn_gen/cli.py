@@ -1,0 +1,120 @@
+"""The ``fastn-gen`` command line. Each command only parses options and delegates."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from fastn_gen import __version__
+
+EXIT_STALE = 1
+EXIT_INVALID = 2
+
+
+def _progress(quiet: bool) -> object:
+    if quiet or not sys.stderr.isatty():
+        return None
+    return lambda name: click.echo(f"  … {name}", err=True)
+
+
+def _print_issues(issues: list) -> None:  # type: ignore[type-arg]
+    click.echo(f"error: {len(issues)} problem(s) in connector specs:", err=True)
+    for issue in issues:
+        click.echo(f"  {issue}", err=True)
+
+
+def _print_skips(skipped: list, quiet: bool) -> None:  # type: ignore[type-arg]
+    if quiet or not skipped:
+        return
+    click.echo(f"skipped {len(skipped)} operation(s):", err=True)
+    for s in skipped:
+        click.echo(f"  {s.connector}: {s.operation}: {s.reason}", err=True)
+
+
+@click.group()
+@click.version_option(__version__, prog_name="fastn-gen")
+def main() -> None:
+    """Generate and run a multi-tenant MCP gateway from connector specs."""
+
+
+@main.command()
+@click.option("--connectors", "connectors_dir", default="connectors.d", show_default=True,
+              type=click.Path(path_type=Path), help="Directory of connector specs.")
+@click.option("--out", "out_dir", default="generated", show_default=True,
+              type=click.Path(path_type=Path), help="Output directory.")
+@click.option("--check", is_flag=True,
+              help="Write nothing; exit 1 naming the files that a build would change.")
+@click.option("--quiet", "-q", is_flag=True, help="Print only errors (for CI).")
+def build(connectors_dir: Path, out_dir: Path, check: bool, quiet: bool) -> None:
+    """Turn connectors.d into typed tool modules, server.py and manifest.json."""
+    from fastn_gen.codegen.build import build as run_build
+
+    report = run_build(connectors_dir, out_dir, check=check, progress=_progress(quiet))  # type: ignore[arg-type]
+    if report.issues:
+        _print_issues(report.issues)
+        sys.exit(EXIT_INVALID)
+    _print_skips(report.skipped, quiet)
+    if check:
+        if report.changed:
+            click.echo(f"error: {out_dir} is stale; run `fastn-gen build`. Stale files:", err=True)
+            for rel in report.changed:
+                click.echo(f"  {out_dir / rel}", err=True)
+            sys.exit(EXIT_STALE)
+        if not quiet:
+            click.echo(f"{out_dir} is up to date ({report.tool_count} tools).")
+        return
+    if not quiet:
+        click.echo(
+            f"built {report.tool_count} tools from {report.connector_count} connectors "
+            f"({len(report.skipped)} skipped) into {out_dir}; {len(report.changed)} file(s) changed"
+        )
+
+
+@main.command()
+@click.option("--connectors", "connectors_dir", default="connectors.d", show_default=True,
+              type=click.Path(path_type=Path))
+@click.option("--quiet", "-q", is_flag=True)
+def validate(connectors_dir: Path, quiet: bool) -> None:
+    """Check the connector specs without writing anything."""
+    from fastn_gen.codegen.build import validate as run_validate
+
+    _, report = run_validate(connectors_dir, _progress(quiet))  # type: ignore[arg-type]
+    if report.issues:
+        _print_issues(report.issues)
+        sys.exit(EXIT_INVALID)
+    _print_skips(report.skipped, quiet)
+    if not quiet:
+        click.echo(f"ok: {report.connector_count} connectors, {report.tool_count} tools")
+
+
+@main.command()
+@click.option("--connectors", "connectors_dir", default="connectors.d", show_default=True,
+              type=click.Path(path_type=Path))
+@click.option("--connector", "connector_name", default=None, help="Only this connector.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def tools(connectors_dir: Path, connector_name: str | None, as_json: bool) -> None:
+    """List the tools the specs produce."""
+    from fastn_gen.codegen.build import validate as run_validate
+    from fastn_gen.codegen.emit import manifest_tool
+
+    result, report = run_validate(connectors_dir)
+    if report.issues:
+        _print_issues(report.issues)
+        sys.exit(EXIT_INVALID)
+    selected = [
+        t
+        for c in result.connectors
+        if connector_name in (None, c.name)
+        for t in sorted(c.tools, key=lambda t: t.name)
+    ]
+    if connector_name and not any(c.name == connector_name for c in result.connectors):
+        raise click.BadParameter(f"no connector named {connector_name!r}", param_hint="--connector")
+    if as_json:
+        click.echo(json.dumps([manifest_tool(t) for t in selected], indent=1))
+        return
+    for t in selected:
+        kind = "read" if t.annotations.read_only else "write"
+        click.echo(f"{t.name:<64} {kind:<5} {t.method:<6} {t.path}")

@@ -1,0 +1,1 @@
+"""Code generation: render the IR into generated/ through the Jinja templates."""

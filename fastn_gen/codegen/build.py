@@ -1,0 +1,57 @@
+"""The ``build`` / ``validate`` workflows: load, report, render, write or check."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fastn_gen.codegen.emit import DEFAULT_TEMPLATES, render_outputs, stale_files, write_outputs
+from fastn_gen.spec.errors import SpecIssue
+from fastn_gen.spec.ir import Skip
+from fastn_gen.spec.loader import LoadResult, load_connectors
+
+
+@dataclass
+class BuildReport:
+    issues: list[SpecIssue] = field(default_factory=list)
+    skipped: list[Skip] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)  # written, or stale with --check
+    tool_count: int = 0
+    connector_count: int = 0
+
+
+def _report(result: LoadResult) -> BuildReport:
+    return BuildReport(
+        issues=list(result.issues),
+        skipped=sorted(
+            (s for c in result.connectors for s in c.skipped),
+            key=lambda s: (s.connector, s.operation),
+        ),
+        tool_count=sum(len(c.tools) for c in result.connectors),
+        connector_count=len(result.connectors),
+    )
+
+
+def validate(
+    connectors_dir: Path, progress: Callable[[str], None] | None = None
+) -> tuple[LoadResult, BuildReport]:
+    result = load_connectors(connectors_dir, progress)
+    return result, _report(result)
+
+
+def build(
+    connectors_dir: Path,
+    out_dir: Path,
+    *,
+    check: bool = False,
+    templates_dir: Path = DEFAULT_TEMPLATES,
+    progress: Callable[[str], None] | None = None,
+) -> BuildReport:
+    """Render everything; write changed files, or with ``check`` only list stale ones."""
+    result, report = validate(connectors_dir, progress)
+    if report.issues:
+        return report
+    outputs = render_outputs(result, templates_dir, progress)
+    report.changed = stale_files(outputs, out_dir) if check else write_outputs(outputs, out_dir)
+    return report

@@ -1,0 +1,237 @@
+"""Render loaded connectors into the files of ``generated/`` (in memory).
+
+Output is byte-stable: connectors and tools are sorted by name, nothing depends on
+time or machine, and Python files go through ``ruff`` with fixed settings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from fastn_gen import __version__
+from fastn_gen.codegen.formatting import format_python
+from fastn_gen.codegen.literals import py_literal
+from fastn_gen.codegen.pymodels import render_model_builder
+from fastn_gen.spec.ir import Connector, Tool
+from fastn_gen.spec.loader import LoadResult
+
+MANIFEST_FORMAT = 1
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_TEMPLATES = PACKAGE_ROOT.parent / "templates"
+# Source that shapes the output: a change here makes generated/ stale.
+GENERATOR_SOURCES = ("spec", "codegen")
+
+
+def template_environment(templates_dir: Path) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir)),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+    )
+    env.filters["py"] = py_literal
+    return env
+
+
+def _sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _tree_hashes(root: Path, pattern: str) -> dict[str, str]:
+    return {
+        p.relative_to(root).as_posix(): _sha256_bytes(p.read_bytes())
+        for p in sorted(root.rglob(pattern))
+        if p.is_file() and "__pycache__" not in p.parts
+    }
+
+
+def generator_fingerprint() -> str:
+    digest = hashlib.sha256()
+    for part in GENERATOR_SOURCES:
+        for rel, sha in _tree_hashes(PACKAGE_ROOT / part, "*.py").items():
+            digest.update(f"{part}/{rel}:{sha}\n".encode())
+    return digest.hexdigest()
+
+
+def _annotations(tool: Tool) -> dict[str, Any]:
+    a = tool.annotations
+    return {
+        "readOnlyHint": a.read_only,
+        "destructiveHint": a.destructive,
+        "idempotentHint": a.idempotent,
+        "openWorldHint": a.open_world,
+    }
+
+
+def manifest_tool(tool: Tool) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "name": tool.name,
+        "connector": tool.connector,
+        "operation_id": tool.operation_id,
+        "title": tool.title,
+        "description": tool.description,
+        "method": tool.method,
+        "path": tool.path,
+        "tags": list(tool.tags),
+        "annotations": _annotations(tool),
+        "input_schema": tool.input_schema,
+    }
+    if tool.output_schema is not None:
+        entry["output_schema"] = tool.output_schema
+    return entry
+
+
+def manifest_connector(c: Connector) -> dict[str, Any]:
+    return {
+        "name": c.name,
+        "title": c.title,
+        "description": c.description,
+        "base_url": c.base_url,
+        "auth": {"kind": c.auth.kind, "fields": list(c.auth.fields)},
+        "variables": sorted(_variables(c)),
+        "module": f"connectors/{c.name}.py",
+        "source": c.source,
+        "health_check": c.health_check,
+        "tool_count": len(c.tools),
+        "skipped_count": len(c.skipped),
+    }
+
+
+def build_manifest(result: LoadResult, templates_dir: Path) -> dict[str, Any]:
+    connectors = sorted(result.connectors, key=lambda c: c.name)
+    tools = sorted((t for c in connectors for t in c.tools), key=lambda t: t.name)
+    skipped = sorted(
+        (s for c in connectors for s in c.skipped), key=lambda s: (s.connector, s.operation)
+    )
+    return {
+        "format": MANIFEST_FORMAT,
+        "generator": f"fastn-gen {__version__}",
+        "inputs": {
+            "connectors": dict(sorted(result.inputs.items())),
+            "templates": _tree_hashes(templates_dir, "*.jinja"),
+            "generator": generator_fingerprint(),
+        },
+        "connectors": [manifest_connector(c) for c in connectors],
+        "tools": [manifest_tool(t) for t in tools],
+        "skipped": [
+            {"connector": s.connector, "operation": s.operation, "reason": s.reason}
+            | ({"pointer": s.pointer} if s.pointer else {})
+            for s in skipped
+        ],
+    }
+
+
+def _variables(c: Connector) -> dict[str, str]:
+    """Connection variables (name → regex) declared by the spec, e.g. Shopify's shop."""
+    declared = c.extra.get("variables") or {}
+    return {
+        name: str((spec or {}).get("pattern") or ".+") for name, spec in sorted(declared.items())
+    }
+
+
+def _response_ok(c: Connector) -> tuple[str | None, str | None]:
+    ok = c.extra.get("response_ok") or {}
+    return ok.get("field"), ok.get("error_field")
+
+
+@dataclass(frozen=True, slots=True)
+class _Builder:
+    tool: str
+    function_name: str
+    source: str
+
+
+def render_connector(env: jinja2.Environment, c: Connector) -> str:
+    builders: list[_Builder] = []
+    imports: set[str] = set()
+    for tool in sorted(c.tools, key=lambda t: t.name):
+        model = render_model_builder(tool.name, tool.input_schema)
+        builders.append(_Builder(tool.name, model.function_name, model.source))
+        imports.update(model.imports)
+    ok_field, error_field = _response_ok(c)
+    return env.get_template("connector_module.py.jinja").render(
+        connector=c,
+        tools=sorted(c.tools, key=lambda t: t.name),
+        source=c.source,
+        builders=builders,
+        imports=sorted(imports),
+        variables=tuple(_variables(c).items()),
+        response_ok_field=ok_field,
+        response_error_field=error_field,
+    )
+
+
+def render_outputs(
+    result: LoadResult,
+    templates_dir: Path = DEFAULT_TEMPLATES,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, bytes]:
+    """Every file of generated/, keyed by its path relative to the output directory."""
+    env = template_environment(templates_dir)
+    connectors = sorted(result.connectors, key=lambda c: c.name)
+    python: dict[str, str] = {
+        "__init__.py": env.get_template("package_init.py.jinja").render(
+            what="Gateway code generated from connectors.d."
+        ),
+        "connectors/__init__.py": env.get_template("package_init.py.jinja").render(
+            what="One module per connector: operation metadata and typed input models."
+        ),
+        "server.py": env.get_template("server.py.jinja").render(
+            connectors=connectors, connector_names=tuple(c.name for c in connectors)
+        ),
+    }
+    for c in connectors:
+        if progress:
+            progress(c.name)
+        python[f"connectors/{c.name}.py"] = render_connector(env, c)
+    outputs = {path: source.encode() for path, source in format_python(python).items()}
+    manifest = build_manifest(result, templates_dir)
+    outputs["manifest.json"] = (json.dumps(manifest, indent=1, ensure_ascii=False) + "\n").encode()
+    return dict(sorted(outputs.items()))
+
+
+def stale_files(outputs: dict[str, bytes], out_dir: Path) -> list[str]:
+    """Paths whose content on disk differs from ``outputs``, plus leftovers to delete."""
+    stale = [
+        rel
+        for rel, data in outputs.items()
+        if not (out_dir / rel).is_file() or (out_dir / rel).read_bytes() != data
+    ]
+    return sorted(stale + leftover_files(outputs, out_dir))
+
+
+def leftover_files(outputs: Iterable[str], out_dir: Path) -> list[str]:
+    """Generated connector modules on disk that no longer have a spec."""
+    wanted = set(outputs)
+    conn_dir = out_dir / "connectors"
+    if not conn_dir.is_dir():
+        return []
+    return sorted(
+        rel
+        for p in conn_dir.glob("*.py")
+        if (rel := p.relative_to(out_dir).as_posix()) not in wanted
+    )
+
+
+def write_outputs(outputs: dict[str, bytes], out_dir: Path) -> list[str]:
+    """Write changed files only (keeps mtimes of unchanged ones); returns what changed."""
+    changed = stale_files(outputs, out_dir)
+    for rel in changed:
+        target = out_dir / rel
+        if rel not in outputs:
+            target.unlink()
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(target.suffix + ".tmp")
+        tmp.write_bytes(outputs[rel])
+        tmp.replace(target)
+    return changed

@@ -1,0 +1,1 @@
+"""The multi-tenant MCP gateway: tenancy, credentials, upstream execution and serving."""

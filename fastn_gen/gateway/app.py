@@ -1,0 +1,116 @@
+"""The gateway's ASGI application: ``/mcp`` (streamable HTTP) and ``/healthz``.
+
+``/mcp`` is the SDK's streamable HTTP transport in stateless mode, behind two checks
+that run before the MCP layer: Host/Origin (:mod:`.origin`), then the tenant's API key
+(:mod:`.auth`). Stateless mode answers 2026-07-28 requests (sessionless by design) and
+handshake-era clients (2025-11-25 and earlier) without server-side sessions, so any
+replica can answer any request.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from fastn_gen.gateway.auth import TenantAuth
+from fastn_gen.gateway.catalog import Catalog
+from fastn_gen.gateway.executor import Executor
+from fastn_gen.gateway.handlers import GatewayHandlers, build_server
+from fastn_gen.gateway.origin import LOOPBACK_HOSTS, HostOriginGuard, HostPolicy
+from fastn_gen.gateway.tenancy import Tenant, TenantRegistry
+
+logger = logging.getLogger(__name__)
+
+MCP_PATH = "/mcp"
+HEALTH_PATH = "/healthz"
+
+
+class GatewayConfigError(Exception):
+    """The gateway was asked to serve in a way that is refused."""
+
+
+@dataclass(frozen=True, slots=True)
+class HttpOptions:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    allowed_hosts: tuple[str, ...] = ()
+    allowed_origins: tuple[str, ...] = ()
+    # Serve requests without credentials as this tenant (loopback binds only).
+    anonymous_tenant: str | None = None
+    # Plain JSON responses: no SSE framing per call, and nothing here streams.
+    json_response: bool = True
+
+
+def anonymous_tenant(registry: TenantRegistry, options: HttpOptions) -> Tenant | None:
+    """The tenant credential-less requests are served as, after the safety checks."""
+    if options.anonymous_tenant is None:
+        return None
+    if options.host not in LOOPBACK_HOSTS:
+        raise GatewayConfigError(
+            f"anonymous mode serves tenant {options.anonymous_tenant!r} to anyone who can "
+            f"connect; it is refused on {options.host}, bind to 127.0.0.1 instead"
+        )
+    tenant = registry.get(options.anonymous_tenant)
+    if tenant is None:
+        raise GatewayConfigError(f"anonymous tenant {options.anonymous_tenant!r} is not configured")
+    logger.warning(
+        "ANONYMOUS MODE: requests without an API key are served as tenant %r with its "
+        "credentials. Anyone able to reach %s:%s acts as this tenant.",
+        tenant.id,
+        options.host,
+        options.port,
+    )
+    return tenant
+
+
+def create_app(
+    catalog: Catalog,
+    registry: TenantRegistry,
+    executor: Executor,
+    options: HttpOptions | None = None,
+) -> Starlette:
+    options = options or HttpOptions()
+    anonymous = anonymous_tenant(registry, options)
+    policy = HostPolicy.for_bind(
+        options.host, options.port, options.allowed_hosts, options.allowed_origins
+    )
+    server = build_server(GatewayHandlers(catalog, executor))
+    # Host/Origin are checked by HostOriginGuard before authentication, so the SDK's
+    # own check (which would run after it) is left off.
+    manager = StreamableHTTPSessionManager(
+        app=server, stateless=True, json_response=options.json_response, security_settings=None
+    )
+    mcp_app = HostOriginGuard(
+        TenantAuth(StreamableHTTPASGIApp(manager), registry, anonymous), policy
+    )
+
+    async def healthz(request: Request) -> JSONResponse:
+        return JSONResponse(
+            {
+                "status": "ok",
+                "tools": catalog.tool_count,
+                "connectors": len(catalog.connectors),
+                "tenants": len(registry),
+            }
+        )
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            async with manager.run():
+                yield
+        finally:
+            await executor.aclose()
+
+    return Starlette(
+        routes=[Route(MCP_PATH, endpoint=mcp_app), Route(HEALTH_PATH, endpoint=healthz)],
+        lifespan=lifespan,
+    )

@@ -1,0 +1,88 @@
+"""Tenant authentication for the MCP endpoint, before the MCP layer sees the request.
+
+``Authorization: Bearer <tenant API key>`` names the tenant. A missing or unknown key
+is answered ``401`` here, so the SDK never parses an unauthenticated body. The inbound
+``Authorization`` header is then removed from the request: nothing past this point
+(handlers, executor, logs) can forward or record the tenant's gateway key.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import anyio.to_thread
+from starlette.datastructures import Headers
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from fastn_gen.gateway.context import serving_tenant
+from fastn_gen.gateway.tenancy import Tenant, TenantRegistry
+
+logger = logging.getLogger(__name__)
+
+REALM = 'Bearer realm="fastn-gen"'
+
+
+def unauthorized(message: str, *, invalid_token: bool) -> JSONResponse:
+    # RFC 6750 §3: error="invalid_token" only when a token was presented.
+    challenge = REALM + (', error="invalid_token"' if invalid_token else "")
+    return JSONResponse(
+        {"error": "unauthorized", "error_description": message},
+        status_code=401,
+        headers={"WWW-Authenticate": challenge},
+    )
+
+
+def bearer_key(authorization: str) -> str | None:
+    scheme, _, key = authorization.strip().partition(" ")
+    key = key.strip()
+    if scheme.lower() != "bearer" or not key:
+        return None
+    return key
+
+
+class TenantAuth:
+    """ASGI middleware: authenticate, then run the app as that tenant.
+
+    ``anonymous`` serves requests that carry no ``Authorization`` header as that
+    tenant (for a single-user gateway on loopback). A request that does present a
+    key is always checked, so a wrong key is never downgraded to anonymous.
+    """
+
+    def __init__(
+        self, app: ASGIApp, registry: TenantRegistry, anonymous: Tenant | None = None
+    ) -> None:
+        self.app = app
+        self.registry = registry
+        self.anonymous = anonymous
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        authorization = Headers(scope=scope).get("authorization")
+        tenant: Tenant | None
+        if authorization is None:
+            tenant = self.anonymous
+            if tenant is None:
+                await unauthorized("missing bearer token", invalid_token=False)(
+                    scope, receive, send
+                )
+                return
+        else:
+            key = bearer_key(authorization)
+            # In a worker thread: the first check of a generated key runs scrypt
+            # (~50 ms), which must not stall every other request on the loop.
+            tenant = (
+                await anyio.to_thread.run_sync(self.registry.authenticate, key)
+                if key is not None
+                else None
+            )
+            if tenant is None:
+                logger.info("refused request with an unknown API key")
+                await unauthorized("unknown API key", invalid_token=True)(scope, receive, send)
+                return
+        scope = dict(scope)
+        scope["headers"] = [(k, v) for k, v in scope["headers"] if k != b"authorization"]
+        with serving_tenant(tenant):
+            await self.app(scope, receive, send)

@@ -1,0 +1,218 @@
+"""Every tool of a generated directory, loaded once at start-up.
+
+``manifest.json`` is read once and each connector module is imported by file path: no
+spec is parsed at start-up. The MCP ``Tool`` objects are built here, once, so serving
+``tools/list`` is a dictionary lookup, and per-tenant lists are cached by the set of
+connectors a tenant has connected (tenants on the same plan share one list).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import mcp_types as types
+
+from fastn_gen.runtime.operation import ConnectorSpec, LazyModels, Operation, ToolInput
+
+MANIFEST_FORMAT = 1
+MODULE_PREFIX = "fastn_generated_"
+
+
+class CatalogError(Exception):
+    """The generated directory is missing, stale or inconsistent."""
+
+
+@dataclass(frozen=True, slots=True)
+class ToolEntry:
+    """One dynamic tool: what is advertised and what is needed to run it."""
+
+    tool: types.Tool
+    connector: ConnectorSpec
+    operation: Operation
+    input_models: LazyModels
+
+    @property
+    def name(self) -> str:
+        return self.tool.name
+
+    @property
+    def input_schema(self) -> dict[str, Any]:
+        return self.tool.input_schema
+
+    def input_model(self) -> type[ToolInput]:
+        """The tool's pydantic input model (built on first use, then cached)."""
+        return self.input_models(self.tool.name)
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectorEntry:
+    spec: ConnectorSpec
+    tool_names: tuple[str, ...]  # sorted
+    module: ModuleType
+
+
+class Catalog:
+    """Tools by name, connectors by name, and cached per-tenant tool lists."""
+
+    def __init__(
+        self,
+        connectors: Mapping[str, ConnectorEntry],
+        tools: Mapping[str, ToolEntry],
+        native_tools: Iterable[types.Tool] = (),
+    ) -> None:
+        self.connectors: dict[str, ConnectorEntry] = dict(connectors)
+        self.tools: dict[str, ToolEntry] = dict(tools)
+        # Tools served for every tenant, listed before the dynamic ones. None are
+        # registered yet; they would be added here with their own call handlers.
+        self.native_tools: tuple[types.Tool, ...] = tuple(native_tools)
+        self._lists: dict[frozenset[str], tuple[types.Tool, ...]] = {}
+
+    @classmethod
+    def load(cls, generated_dir: Path) -> Catalog:
+        generated_dir = Path(generated_dir)
+        manifest = _read_manifest(generated_dir)
+        connectors: dict[str, ConnectorEntry] = {}
+        operations: dict[str, tuple[dict[str, Operation], LazyModels]] = {}
+        names_by_connector: dict[str, list[str]] = {}
+        for raw in manifest.get("connectors", []):
+            name = str(raw["name"])
+            module = _import_connector(generated_dir, name, str(raw["module"]))
+            spec, ops, models = _connector_parts(module, name)
+            connectors[name] = ConnectorEntry(spec=spec, tool_names=(), module=module)
+            operations[name] = (ops, models)
+            names_by_connector[name] = []
+
+        tools: dict[str, ToolEntry] = {}
+        for raw in manifest.get("tools", []):
+            name = str(raw["name"])
+            connector = str(raw["connector"])
+            if connector not in connectors:
+                raise CatalogError(f"tool {name}: unknown connector {connector!r} in manifest")
+            if name in tools:
+                raise CatalogError(f"tool {name}: listed twice in manifest")
+            ops, models = operations[connector]
+            if name not in ops or name not in models:
+                raise CatalogError(
+                    f"tool {name}: not in {connectors[connector].module.__file__}; "
+                    "the generated directory is stale, run `fastn-gen build`"
+                )
+            tools[name] = ToolEntry(
+                tool=_mcp_tool(raw),
+                connector=connectors[connector].spec,
+                operation=ops[name],
+                input_models=models,
+            )
+            names_by_connector[connector].append(name)
+
+        for name, entry in connectors.items():
+            connectors[name] = ConnectorEntry(
+                spec=entry.spec,
+                tool_names=tuple(sorted(names_by_connector[name])),
+                module=entry.module,
+            )
+        return cls(connectors, tools)
+
+    @property
+    def tool_count(self) -> int:
+        return len(self.tools) + len(self.native_tools)
+
+    def connector_specs(self) -> dict[str, ConnectorSpec]:
+        return {name: entry.spec for name, entry in self.connectors.items()}
+
+    def tools_for(self, connectors: Iterable[str]) -> tuple[types.Tool, ...]:
+        """Native tools, then the tools of ``connectors`` sorted by name (cached)."""
+        key = frozenset(c for c in connectors if c in self.connectors)
+        listed = self._lists.get(key)
+        if listed is None:
+            names = sorted(n for c in key for n in self.connectors[c].tool_names)
+            listed = self.native_tools + tuple(self.tools[n].tool for n in names)
+            self._lists[key] = listed
+        return listed
+
+    def visible(self, name: str, connectors: Iterable[str]) -> ToolEntry | None:
+        """The tool named ``name`` if it belongs to one of ``connectors``, else None."""
+        entry = self.tools.get(name)
+        if entry is None or entry.connector.name not in connectors:
+            return None
+        return entry
+
+
+def _read_manifest(generated_dir: Path) -> dict[str, Any]:
+    path = generated_dir / "manifest.json"
+    try:
+        manifest: object = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CatalogError(f"{path} not found; run `fastn-gen build` first") from None
+    except json.JSONDecodeError as exc:
+        raise CatalogError(f"{path}: not valid JSON: {exc}") from None
+    found = manifest.get("format") if isinstance(manifest, dict) else None
+    if not isinstance(manifest, dict) or found != MANIFEST_FORMAT:
+        raise CatalogError(
+            f"{path}: manifest format {found!r} is not {MANIFEST_FORMAT}; "
+            "rebuild with this version of fastn-gen"
+        )
+    return manifest
+
+
+def _import_connector(generated_dir: Path, name: str, rel: str) -> ModuleType:
+    path = (generated_dir / rel).resolve()
+    if not path.is_file():
+        raise CatalogError(f"connector {name}: module {path} not found")
+    module_name = MODULE_PREFIX + name
+    existing = sys.modules.get(module_name)
+    if existing is not None and getattr(existing, "__file__", None) != str(path):
+        # Another generated directory already uses the name in this process.
+        module_name += "_" + hashlib.sha256(str(path).encode()).hexdigest()[:12]
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise CatalogError(f"connector {name}: cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    # Registered before running: pydantic resolves the deferred input models'
+    # annotations through sys.modules when they are first built.
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        del sys.modules[module_name]
+        raise CatalogError(f"connector {name}: importing {path} failed: {exc!r}") from exc
+    return module
+
+
+def _connector_parts(
+    module: ModuleType, name: str
+) -> tuple[ConnectorSpec, dict[str, Operation], LazyModels]:
+    spec = getattr(module, "CONNECTOR", None)
+    ops = getattr(module, "OPERATIONS", None)
+    models = getattr(module, "INPUT_MODELS", None)
+    if not isinstance(spec, ConnectorSpec) or not isinstance(ops, dict):
+        raise CatalogError(f"connector {name}: {module.__file__} lacks CONNECTOR or OPERATIONS")
+    if not isinstance(models, LazyModels):
+        raise CatalogError(f"connector {name}: {module.__file__} lacks INPUT_MODELS")
+    if spec.name != name:
+        raise CatalogError(f"connector {name}: module declares connector {spec.name!r}")
+    return spec, ops, models
+
+
+def _mcp_tool(raw: Mapping[str, Any]) -> types.Tool:
+    hints = raw.get("annotations") or {}
+    return types.Tool(
+        name=str(raw["name"]),
+        title=raw.get("title"),
+        description=raw.get("description"),
+        input_schema=raw["input_schema"],
+        output_schema=raw.get("output_schema"),
+        annotations=types.ToolAnnotations(
+            read_only_hint=hints.get("readOnlyHint"),
+            destructive_hint=hints.get("destructiveHint"),
+            idempotent_hint=hints.get("idempotentHint"),
+            open_world_hint=hints.get("openWorldHint"),
+        ),
+    )

@@ -1,0 +1,194 @@
+"""Run the gateway: streamable HTTP with uvicorn, or stdio for one tenant.
+
+python -m fastn_gen.gateway.serve http --config tenants.yaml --generated generated
+python -m fastn_gen.gateway.serve stdio --config tenants.yaml --tenant acme
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import socket
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import anyio
+import uvicorn
+
+from fastn_gen.gateway.app import GatewayConfigError, HttpOptions, create_app
+from fastn_gen.gateway.catalog import Catalog, CatalogError
+from fastn_gen.gateway.executor import Executor
+from fastn_gen.gateway.origin import LOOPBACK_HOSTS, authority
+from fastn_gen.gateway.stdio import UnknownTenantError, serve_stdio
+from fastn_gen.gateway.tenancy import TenantConfigError, TenantRegistry
+
+logger = logging.getLogger("fastn_gen.gateway")
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+DEFAULT_CONFIG = Path("tenants.yaml")
+DEFAULT_GENERATED = Path("generated")
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """Bind before building the app, so port 0 resolves and Host defaults can use it."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # IPPROTO_TCP explicitly: asyncio enables TCP_NODELAY on accepted connections only
+    # when the listening socket says so, and without it every response waits ~40 ms
+    # for a delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+def _load(config_path: Path, generated_dir: Path) -> tuple[Catalog, TenantRegistry]:
+    catalog = Catalog.load(generated_dir)
+    # With the connectors known, the tenants file is checked against them too:
+    # connector names, credential fields and variables.
+    registry = TenantRegistry.load(config_path, catalog=catalog.connector_specs())
+    return catalog, registry
+
+
+def run_http(
+    config_path: Path,
+    generated_dir: Path,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    allowed_hosts: Sequence[str] = (),
+    allowed_origins: Sequence[str] = (),
+    anonymous_tenant: str | None = None,
+    *,
+    access_log: bool = False,
+) -> None:
+    """Serve ``/mcp`` and ``/healthz`` until interrupted."""
+    catalog, registry = _load(config_path, generated_dir)
+    sock = _bind(host, port)
+    bound_port = int(sock.getsockname()[1])
+    options = HttpOptions(
+        host=host,
+        port=bound_port,
+        allowed_hosts=tuple(allowed_hosts),
+        allowed_origins=tuple(allowed_origins),
+        anonymous_tenant=anonymous_tenant,
+    )
+    try:
+        app = create_app(catalog, registry, Executor(), options)
+    except BaseException:
+        sock.close()
+        raise
+    if host not in LOOPBACK_HOSTS and not allowed_hosts:
+        logger.warning(
+            "bound to %s without --allowed-host: only loopback Host headers are accepted", host
+        )
+    logger.info(
+        "fastn-gen gateway listening on http://%s/mcp (%d tools, %d tenants)",
+        authority(host, bound_port),
+        catalog.tool_count,
+        len(registry),
+    )
+    config = uvicorn.Config(
+        app, host=host, port=bound_port, access_log=access_log, log_config=None, lifespan="on"
+    )
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def run_stdio(config_path: Path, generated_dir: Path, tenant_id: str) -> None:
+    """Serve one tenant over stdin/stdout until the client closes stdin."""
+    _, registry = _load(config_path, generated_dir)
+    anyio.run(serve_stdio, generated_dir, registry, tenant_id)
+
+
+def _parser(generated_default: Path) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m fastn_gen.gateway.serve")
+    sub = parser.add_subparsers(dest="transport", required=True)
+    for name in ("http", "stdio"):
+        p = sub.add_parser(name)
+        p.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="tenants file")
+        p.add_argument("--generated", type=Path, default=generated_default)
+        p.add_argument("--log-level", default="info")
+    http = sub.choices["http"]
+    http.add_argument("--host", default=DEFAULT_HOST)
+    http.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
+    http.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        dest="allowed_hosts",
+        help="Host header value to accept, e.g. mcp.example.com or mcp.example.com:* "
+        "(repeatable; default: the loopback names with the bound port)",
+    )
+    http.add_argument(
+        "--allowed-origin",
+        action="append",
+        default=[],
+        dest="allowed_origins",
+        help="browser Origin to accept, e.g. https://app.example.com (repeatable; "
+        "default: http:// plus each allowed host)",
+    )
+    http.add_argument(
+        "--anonymous-tenant",
+        default=None,
+        help="serve requests without an API key as this tenant (loopback only)",
+    )
+    http.add_argument("--access-log", action="store_true")
+    sub.choices["stdio"].add_argument("--tenant", required=True, help="the tenant to serve")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, *, generated_dir: Path = DEFAULT_GENERATED) -> int:
+    """Command-line entry; ``generated_dir`` is the default for ``--generated``.
+
+    Without a transport (``http`` or ``stdio``) first, ``http`` is meant.
+    """
+    words = list(sys.argv[1:] if argv is None else argv)
+    if not words or words[0] not in ("http", "stdio", "-h", "--help"):
+        words.insert(0, "http")
+    args = _parser(generated_dir).parse_args(words)
+    # stderr only: on stdio, stdout is the protocol channel.
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        if args.transport == "http":
+            run_http(
+                args.config,
+                args.generated,
+                args.host,
+                args.port,
+                args.allowed_hosts,
+                args.allowed_origins,
+                args.anonymous_tenant,
+                access_log=args.access_log,
+            )
+        else:
+            run_stdio(args.config, args.generated, args.tenant)
+    except (
+        CatalogError,
+        TenantConfigError,
+        GatewayConfigError,
+        UnknownTenantError,
+        OSError,
+    ) as exc:
+        logger.error("%s", exc)
+        return 2
+    except KeyboardInterrupt:
+        return 0
+    return 0
+
+
+def serve_generated(generated_dir: Path, argv: Sequence[str] | None = None) -> None:
+    """Entry of a generated ``server.py``: serve that directory, options from ``argv``."""
+    sys.exit(main(argv, generated_dir=generated_dir))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

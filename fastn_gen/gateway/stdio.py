@@ -1,0 +1,44 @@
+"""Serve one tenant over stdio, with the same handlers as the HTTP endpoint.
+
+A stdio server is started by its one user (an editor or desktop client launching a
+subprocess), so there is no key to check: the tenant is chosen on the command line.
+The SDK's loop answers both handshake-era clients and 2026-07-28 clients.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mcp.server.stdio import stdio_server
+
+from fastn_gen.gateway.catalog import Catalog
+from fastn_gen.gateway.context import serving_tenant
+from fastn_gen.gateway.executor import Executor
+from fastn_gen.gateway.handlers import GatewayHandlers, build_server
+from fastn_gen.gateway.tenancy import TenantRegistry
+
+
+class UnknownTenantError(Exception):
+    pass
+
+
+async def serve_stdio(
+    generated_dir: Path,
+    registry: TenantRegistry,
+    tenant_id: str,
+    executor: Executor | None = None,
+) -> None:
+    """Serve ``tenant_id``'s tools on stdin/stdout until the client closes stdin."""
+    tenant = registry.get(tenant_id)
+    if tenant is None:
+        raise UnknownTenantError(f"tenant {tenant_id!r} is not configured")
+    catalog = Catalog.load(generated_dir)
+    executor = executor or Executor()
+    server = build_server(GatewayHandlers(catalog, executor))
+    try:
+        # Set before the transport starts its reader task, which inherits it.
+        with serving_tenant(tenant):
+            async with stdio_server() as (read_stream, write_stream):
+                await server.run(read_stream, write_stream, server.create_initialization_options())
+    finally:
+        await executor.aclose()

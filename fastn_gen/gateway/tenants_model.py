@@ -1,0 +1,77 @@
+"""Pydantic models of ``tenants.yaml`` (structure only; cross-checks live in tenancy)."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+TENANT_ID = r"^[a-z0-9][a-z0-9_-]*$"
+CONNECTION_NAME = r"^[a-z0-9][a-z0-9_-]*$"
+CONNECTOR_NAME = r"^[a-z0-9][a-z0-9_]*$"
+FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+KEY_LABEL = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+
+ENV_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
+BARE_ENV = re.compile(r"^\$[A-Za-z_][A-Za-z0-9_]*$")
+SECRET_PREFIX = "secret:"
+SECRET_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def check_reference(text: str) -> str:
+    """Refuse references that look intended but are malformed (``${FOO``, ``secret:``)."""
+    if not text:
+        raise ValueError("empty credential")
+    if text.startswith("${") and ENV_REF.match(text) is None:
+        raise ValueError(
+            "malformed environment reference; write ${NAME} with NAME made of "
+            "letters, digits and underscores"
+        )
+    if BARE_ENV.match(text):
+        raise ValueError("environment references are written ${NAME}, with braces")
+    if text.startswith(SECRET_PREFIX) and SECRET_NAME.match(text[len(SECRET_PREFIX) :]) is None:
+        raise ValueError("malformed secret reference; write secret:<name>")
+    return text
+
+
+FieldName = Annotated[str, StringConstraints(pattern=FIELD_NAME.pattern, max_length=64)]
+Reference = Annotated[str, AfterValidator(check_reference)]
+
+
+class ApiKeyModel(_Strict):
+    id: str = Field(pattern=KEY_LABEL, max_length=64)
+    label: str | None = None
+    hash: str
+
+
+class ConnectionModel(_Strict):
+    connector: str = Field(pattern=CONNECTOR_NAME, max_length=64)
+    name: str | None = Field(default=None, pattern=CONNECTION_NAME, max_length=64)
+    credentials: dict[FieldName, Reference] = Field(default_factory=dict)
+    variables: dict[FieldName, str] = Field(default_factory=dict)
+    allow_plaintext: bool = False
+
+
+class TenantModel(_Strict):
+    id: str = Field(pattern=TENANT_ID, max_length=64)
+    display_name: str | None = None
+    plan: str = "default"
+    allow_plaintext: bool = False
+    # Items are validated one by one (ApiKeyModel, ConnectionModel) so that a mistake in
+    # one connection does not hide the mistakes of the others.
+    api_keys: list[Any] = Field(default_factory=list)
+    connections: list[Any] = Field(default_factory=list)
+
+
+class TenantsFileModel(_Strict):
+    version: Literal[1]
+    data_dir: str | None = None
+    # Free-form limits per plan, interpreted by later features (quotas, tool caps).
+    plans: dict[str, dict[str, Any] | None] = Field(default_factory=dict)
+    # Validated one by one (TenantModel) so every tenant's mistakes are reported.
+    tenants: list[Any]

@@ -1,0 +1,1 @@
+"""What generated connector modules import at run time: small, dependency-light types."""

@@ -1,0 +1,1 @@
+"""Connector spec front ends (native YAML, OpenAPI) and the IR they produce."""

@@ -1,0 +1,3 @@
+"""Fixtures shared by every suite: the loopback upstreams."""
+
+pytest_plugins = ("tests.upstreams.fixtures",)

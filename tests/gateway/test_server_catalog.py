@@ -1,0 +1,106 @@
+"""Loading a generated directory into the gateway's catalog."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from fastn_gen.gateway.catalog import Catalog, CatalogError
+
+GENERATED_MIN = Path(__file__).resolve().parent / "fixtures" / "generated_min"
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Catalog:
+    return Catalog.load(GENERATED_MIN)
+
+
+def test_tools_are_built_once_from_the_manifest(catalog: Catalog) -> None:
+    assert sorted(catalog.tools) == [
+        "shopify_list_orders",
+        "slack_list_channels",
+        "slack_send_message",
+    ]
+    assert catalog.tool_count == 3
+    send = catalog.tools["slack_send_message"]
+    assert send.tool.title == "Send a message"
+    assert send.tool.input_schema["required"] == ["channel", "text"]
+    assert send.tool.output_schema is not None
+    assert send.tool.annotations is not None
+    assert send.tool.annotations.read_only_hint is False
+    assert send.tool.annotations.open_world_hint is True
+    assert send.operation.method == "POST"
+    assert send.connector.name == "slack"
+    assert send.connector.response_ok_field == "ok"
+    orders = catalog.tools["shopify_list_orders"]
+    assert orders.tool.annotations is not None and orders.tool.annotations.read_only_hint
+    assert orders.connector.variables == (("shop", "^[a-z0-9][a-z0-9-]*$"),)
+    assert catalog.connectors["slack"].tool_names == ("slack_list_channels", "slack_send_message")
+
+
+def test_per_tenant_lists_are_sorted_and_shared(catalog: Catalog) -> None:
+    both = catalog.tools_for(["slack", "shopify"])
+    assert [t.name for t in both] == [
+        "shopify_list_orders",
+        "slack_list_channels",
+        "slack_send_message",
+    ]
+    assert catalog.tools_for(["shopify", "slack"]) is both
+    assert [t.name for t in catalog.tools_for(["slack", "github"])] == [
+        "slack_list_channels",
+        "slack_send_message",
+    ]
+    assert catalog.tools_for([]) == ()
+
+
+def test_visibility_follows_connected_connectors(catalog: Catalog) -> None:
+    assert catalog.visible("shopify_list_orders", ["slack"]) is None
+    assert catalog.visible("no_such_tool", ["slack", "shopify"]) is None
+    entry = catalog.visible("shopify_list_orders", ["shopify"])
+    assert entry is not None and entry.name == "shopify_list_orders"
+
+
+def test_input_models_validate_and_report_fields(catalog: Catalog) -> None:
+    model = catalog.tools["slack_send_message"].input_model()
+    assert model.model_validate({"channel": "C1", "text": "hi"}).to_arguments() == {
+        "channel": "C1",
+        "text": "hi",
+    }
+    with pytest.raises(ValidationError) as info:
+        model.model_validate({"text": "hi", "extra": 1})
+    assert {e["loc"][0] for e in info.value.errors()} == {"channel", "extra"}
+
+
+def test_missing_manifest_is_reported(tmp_path: Path) -> None:
+    with pytest.raises(CatalogError, match="manifest.json not found"):
+        Catalog.load(tmp_path)
+
+
+def test_other_manifest_format_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "manifest.json").write_text(json.dumps({"format": 2}))
+    with pytest.raises(CatalogError, match="format 2 is not 1"):
+        Catalog.load(tmp_path)
+
+
+def test_tool_missing_from_its_module_means_stale(tmp_path: Path) -> None:
+    dest = tmp_path / "generated"
+    shutil.copytree(GENERATED_MIN, dest, ignore=shutil.ignore_patterns("__pycache__"))
+    manifest = json.loads((dest / "manifest.json").read_text())
+    extra = dict(manifest["tools"][1], name="slack_archive_channel")
+    manifest["tools"].append(extra)
+    (dest / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(CatalogError, match="slack_archive_channel: .*stale"):
+        Catalog.load(dest)
+
+
+def test_two_directories_load_side_by_side(tmp_path: Path, catalog: Catalog) -> None:
+    dest = tmp_path / "generated"
+    shutil.copytree(GENERATED_MIN, dest, ignore=shutil.ignore_patterns("__pycache__"))
+    other = Catalog.load(dest)
+    assert other.connectors["slack"].module is not catalog.connectors["slack"].module
+    model = other.tools["slack_list_channels"].input_model()
+    assert model.model_validate({"limit": 5}).to_arguments() == {"limit": 5}
