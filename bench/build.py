@@ -154,7 +154,9 @@ def main() -> None:
     print(f"FastMCP {results['fastmcp_version']} vs fastn-gen (this checkout)")
     print("| measure | fastn-gen | FastMCP | ratio |")
     print("| --- | --- | --- | --- |")
-    print(f"| tools | {builds[0]['tools']} (+{builds[0]['skipped']} skipped) | {peers[0]['tools']} | |")
+    print(
+        f"| tools | {builds[0]['tools']} (+{builds[0]['skipped']} skipped) | {peers[0]['tools']} | |"
+    )
     print(f"| one-off build (wall) | {b_wall:.2f} s | n/a (parses at every start) | |")
     print(f"| build peak RSS | {median(builds, 'peak_rss_mb'):.0f} MB | | |")
     print(
@@ -166,7 +168,9 @@ def main() -> None:
         f"| first tools/list ready (end to end) | {start + median(imports, 'first_model_s'):.2f} s "
         f"| {p_e2e:.2f} s | |"
     )
-    print(f"| peak RSS at start | {median(imports, 'peak_rss_mb'):.0f} MB | {median(peers, 'peak_rss_mb'):.0f} MB | |")
+    print(
+        f"| peak RSS at start | {median(imports, 'peak_rss_mb'):.0f} MB | {median(peers, 'peak_rss_mb'):.0f} MB | |"
+    )
     print(f"| FastMCP tools/list size | | {median(peers, 'list_bytes') / 1e6:.1f} MB | |")
 
 

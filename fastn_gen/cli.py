@@ -41,12 +41,27 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--connectors", "connectors_dir", default="connectors.d", show_default=True,
-              type=click.Path(path_type=Path), help="Directory of connector specs.")
-@click.option("--out", "out_dir", default="generated", show_default=True,
-              type=click.Path(path_type=Path), help="Output directory.")
-@click.option("--check", is_flag=True,
-              help="Write nothing; exit 1 naming the files that a build would change.")
+@click.option(
+    "--connectors",
+    "connectors_dir",
+    default="connectors.d",
+    show_default=True,
+    type=click.Path(path_type=Path),
+    help="Directory of connector specs.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    default="generated",
+    show_default=True,
+    type=click.Path(path_type=Path),
+    help="Output directory.",
+)
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Write nothing; exit 1 naming the files that a build would change.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Print only errors (for CI).")
 def build(connectors_dir: Path, out_dir: Path, check: bool, quiet: bool) -> None:
     """Turn connectors.d into typed tool modules, server.py and manifest.json."""
@@ -74,8 +89,13 @@ def build(connectors_dir: Path, out_dir: Path, check: bool, quiet: bool) -> None
 
 
 @main.command()
-@click.option("--connectors", "connectors_dir", default="connectors.d", show_default=True,
-              type=click.Path(path_type=Path))
+@click.option(
+    "--connectors",
+    "connectors_dir",
+    default="connectors.d",
+    show_default=True,
+    type=click.Path(path_type=Path),
+)
 @click.option("--quiet", "-q", is_flag=True)
 def validate(connectors_dir: Path, quiet: bool) -> None:
     """Check the connector specs without writing anything."""
@@ -91,8 +111,13 @@ def validate(connectors_dir: Path, quiet: bool) -> None:
 
 
 @main.command()
-@click.option("--connectors", "connectors_dir", default="connectors.d", show_default=True,
-              type=click.Path(path_type=Path))
+@click.option(
+    "--connectors",
+    "connectors_dir",
+    default="connectors.d",
+    show_default=True,
+    type=click.Path(path_type=Path),
+)
 @click.option("--connector", "connector_name", default=None, help="Only this connector.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def tools(connectors_dir: Path, connector_name: str | None, as_json: bool) -> None:
@@ -118,3 +143,12 @@ def tools(connectors_dir: Path, connector_name: str | None, as_json: bool) -> No
     for t in selected:
         kind = "read" if t.annotations.read_only else "write"
         click.echo(f"{t.name:<64} {kind:<5} {t.method:<6} {t.path}")
+
+
+def _register_gateway_commands() -> None:
+    from fastn_gen.cli_gateway import register
+
+    register(main)
+
+
+_register_gateway_commands()

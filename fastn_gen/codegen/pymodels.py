@@ -375,12 +375,10 @@ class _Builder(TypeEmitter):
         if missing:
             own["required"] = missing  # names without a property schema
         extra = node.get("additionalProperties", True)
-        cls = ModelClass(name, self.use("NestedInput"))
-        if "patternProperties" in own:
-            pass  # open: the check applies patternProperties and additionalProperties
-        elif extra is False:
-            cls.base = self.use("ToolInput")
-        elif not is_trivial(extra):
+        # Closed objects derive from ToolInput; import only the base actually used.
+        closed = extra is False and "patternProperties" not in own
+        cls = ModelClass(name, self.use("ToolInput" if closed else "NestedInput"))
+        if not closed and "patternProperties" not in own and not is_trivial(extra):
             cls.extra = self.render_members(self.members(extra, name + "Value"))
         wanted = set(required)
         for prop, sub in props.items():

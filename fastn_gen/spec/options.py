@@ -44,7 +44,9 @@ class OpenAPIOptions:
     base_url: str | None = None  # overrides servers[0] / host+basePath
     include: tuple[RouteRule, ...] = ()  # empty: include everything
     exclude: tuple[RouteRule, ...] = ()
-    names: dict[str, str] = field(default_factory=dict)  # operationId or "METHOD /path" -> tool name
+    names: dict[str, str] = field(
+        default_factory=dict
+    )  # operationId or "METHOD /path" -> tool name
     security: SecurityMapping | None = None  # None: the first usable scheme, if any
     # Used when the document declares no security scheme at all (GitHub's octokit copy).
     default_auth: Literal["none", "bearer"] = "none"

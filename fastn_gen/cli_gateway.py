@@ -1,0 +1,250 @@
+"""``fastn-gen serve``, ``keys``, ``secrets`` and ``claude-config``: gateway commands.
+
+Kept apart from the generator commands in ``cli.py``; each command parses options and
+delegates to ``fastn_gen.gateway``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import sys
+from pathlib import Path
+
+import click
+
+from fastn_gen.gateway.serve import DEFAULT_HOST, DEFAULT_PORT
+
+_CONFIG_OPTION = click.option(
+    "--config",
+    "config_path",
+    default="tenants.yaml",
+    show_default=True,
+    type=click.Path(path_type=Path),
+    help="Tenants file.",
+)
+
+
+@click.command()
+@_CONFIG_OPTION
+@click.option(
+    "--generated",
+    "generated_dir",
+    default="generated",
+    show_default=True,
+    type=click.Path(path_type=Path),
+    help="Output of `fastn-gen build`.",
+)
+@click.option("--host", default=DEFAULT_HOST, show_default=True)
+@click.option(
+    "--port", default=DEFAULT_PORT, show_default=True, type=int, help="0 picks a free port."
+)
+@click.option("--stdio", is_flag=True, help="Serve one tenant (--tenant) over stdin/stdout.")
+@click.option("--tenant", "tenant_id", default=None, help="The tenant served over --stdio.")
+@click.option(
+    "--anonymous-tenant",
+    default=None,
+    help="Serve requests without an API key as this tenant (loopback binds only).",
+)
+@click.option(
+    "--allowed-host",
+    "allowed_hosts",
+    multiple=True,
+    help="Host header to accept, e.g. mcp.example.com or mcp.example.com:* "
+    "(repeatable; default: loopback names).",
+)
+@click.option(
+    "--allowed-origin",
+    "allowed_origins",
+    multiple=True,
+    help="Browser Origin to accept (repeatable).",
+)
+@click.option("--access-log", is_flag=True, help="Log every HTTP request.")
+@click.option(
+    "--log-level",
+    default="info",
+    show_default=True,
+    type=click.Choice(["debug", "info", "warning", "error"]),
+)
+def serve(
+    config_path: Path,
+    generated_dir: Path,
+    host: str,
+    port: int,
+    stdio: bool,
+    tenant_id: str | None,
+    anonymous_tenant: str | None,
+    allowed_hosts: tuple[str, ...],
+    allowed_origins: tuple[str, ...],
+    access_log: bool,
+    log_level: str,
+) -> None:
+    """Run the multi-tenant gateway (streamable HTTP at /mcp, or stdio for one tenant)."""
+    from fastn_gen.gateway import serve as gateway_serve
+
+    if stdio and not tenant_id:
+        raise click.UsageError("--stdio needs --tenant ID")
+    if tenant_id and not stdio:
+        raise click.UsageError("--tenant applies to --stdio; HTTP clients authenticate by API key")
+    argv = [
+        "stdio" if stdio else "http",
+        "--config",
+        str(config_path),
+        "--generated",
+        str(generated_dir),
+        "--log-level",
+        log_level,
+    ]
+    if stdio:
+        argv += ["--tenant", str(tenant_id)]
+    else:
+        argv += ["--host", host, "--port", str(port)]
+        argv += [a for h in allowed_hosts for a in ("--allowed-host", h)]
+        argv += [a for o in allowed_origins for a in ("--allowed-origin", o)]
+        if anonymous_tenant:
+            argv += ["--anonymous-tenant", anonymous_tenant]
+        if access_log:
+            argv.append("--access-log")
+    sys.exit(gateway_serve.main(argv))
+
+
+@click.group()
+def keys() -> None:
+    """Tenant API keys (stored only as salted hashes)."""
+
+
+@keys.command("new")
+@click.option("--tenant", "tenant_id", required=True)
+def keys_new(tenant_id: str) -> None:
+    """Print a fresh API key once, and the line to paste into the tenants file."""
+    from fastn_gen.gateway.secrets_cli import new_key_command
+
+    key, line = new_key_command(tenant_id)
+    click.echo(f"API key for {tenant_id} (shown once, store it now):\n  {key}")
+    click.echo(f"Add under tenants.{tenant_id}.api_keys in the tenants file:\n  {line}")
+
+
+@click.group()
+def secrets() -> None:
+    """Encrypted per-tenant credentials (values read from stdin, never from arguments)."""
+
+
+def _secret_errors() -> tuple[type[Exception], ...]:
+    from fastn_gen.gateway.secrets import SecretStoreError
+    from fastn_gen.gateway.tenancy import TenantConfigError
+
+    return (SecretStoreError, TenantConfigError)
+
+
+@secrets.command("set")
+@_CONFIG_OPTION
+@click.argument("tenant_id")
+@click.argument("connection")
+@click.argument("field")
+def secrets_set(config_path: Path, tenant_id: str, connection: str, field: str) -> None:
+    """Store FIELD for TENANT's CONNECTION; the value comes from stdin or a hidden prompt."""
+    from fastn_gen.gateway.secrets_cli import set_secret_command
+
+    try:
+        click.echo(set_secret_command(config_path, tenant_id, connection, field))
+    except _secret_errors() as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@secrets.command("delete")
+@_CONFIG_OPTION
+@click.argument("tenant_id")
+@click.argument("connection")
+@click.argument("field")
+def secrets_delete(config_path: Path, tenant_id: str, connection: str, field: str) -> None:
+    """Remove a stored value."""
+    from fastn_gen.gateway.secrets_cli import delete_secret_command
+
+    try:
+        click.echo(delete_secret_command(config_path, tenant_id, connection, field))
+    except _secret_errors() as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@secrets.command("list")
+@_CONFIG_OPTION
+@click.argument("tenant_id")
+def secrets_list(config_path: Path, tenant_id: str) -> None:
+    """Names of the stored values of TENANT (never the values)."""
+    from fastn_gen.gateway.secrets_cli import list_secrets_command
+
+    try:
+        for line in list_secrets_command(config_path, tenant_id):
+            click.echo(line)
+    except _secret_errors() as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def claude_desktop_entry(
+    tenant_id: str, config_path: Path, generated_dir: Path, url: str | None
+) -> dict[str, object]:
+    """An ``mcpServers`` entry: stdio for a local gateway, ``mcp-remote`` for a remote one."""
+    name = f"fastn-{tenant_id}"
+    if url:
+        # mcp-remote bridges stdio to streamable HTTP. The key stays in the env block:
+        # "Authorization:${...}" without a space survives Windows argument quoting.
+        server: dict[str, object] = {
+            "command": "npx",
+            "args": ["-y", "mcp-remote", url, "--header", "Authorization:${FASTN_AUTH_HEADER}"],
+            "env": {"FASTN_AUTH_HEADER": "Bearer <API key of " + tenant_id + ">"},
+        }
+    else:
+        executable = shutil.which("fastn-gen") or str(Path(sys.argv[0]).resolve())
+        server = {
+            "command": executable,
+            "args": [
+                "serve",
+                "--stdio",
+                "--tenant",
+                tenant_id,
+                "--config",
+                str(config_path.resolve()),
+                "--generated",
+                str(generated_dir.resolve()),
+            ],
+        }
+    return {"mcpServers": {name: server}}
+
+
+@click.command("claude-config")
+@click.option("--tenant", "tenant_id", required=True)
+@click.option(
+    "--url",
+    default=None,
+    help="A remote gateway's /mcp URL (mcp-remote form); default: local stdio form.",
+)
+@_CONFIG_OPTION
+@click.option(
+    "--generated",
+    "generated_dir",
+    default="generated",
+    show_default=True,
+    type=click.Path(path_type=Path),
+)
+def claude_config(tenant_id: str, url: str | None, config_path: Path, generated_dir: Path) -> None:
+    """Print a Claude Desktop `mcpServers` entry for TENANT."""
+    if not url:
+        from fastn_gen.gateway.tenancy import TenantConfigError, TenantRegistry
+
+        try:
+            registry = TenantRegistry.load(config_path)
+        except TenantConfigError as exc:
+            raise click.ClickException(str(exc)) from None
+        if registry.get(tenant_id) is None:
+            raise click.BadParameter(
+                f"no tenant {tenant_id!r} in {config_path}", param_hint="--tenant"
+            )
+    logging.getLogger("fastn_gen").setLevel(logging.WARNING)
+    entry = claude_desktop_entry(tenant_id, config_path, generated_dir, url)
+    click.echo(json.dumps(entry, indent=2))
+
+
+def register(group: click.Group) -> None:
+    for command in (serve, keys, secrets, claude_config):
+        group.add_command(command)
