@@ -1,0 +1,1 @@
+"""Persistent state of the gateway behind one interface (see base.Store)."""
