@@ -14,7 +14,9 @@ from pathlib import Path
 
 import click
 
-from fastn_gen.gateway.serve import DEFAULT_HOST, DEFAULT_PORT
+# Kept in step with fastn_gen.gateway.serve; not imported so `--help` stays fast.
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
 
 _CONFIG_OPTION = click.option(
     "--config",
