@@ -4,13 +4,22 @@ Every backend (SQLite as the embedded default, PostgreSQL for several replicas)
 implements this protocol, and the same test suite runs against each. Methods are
 async so a network database does not block the event loop; every method is scoped by
 tenant id, and no method returns another tenant's rows.
+
+Changes since the first draft (all additive; no existing signature changed):
+- ``async with store:`` opens and closes it (``__aenter__``/``__aexit__``).
+- ``list_flow_versions``, ``delete_secret_blob`` and ``prune_events`` were added.
+- Errors: ``fastn_gen.store.errors`` (``StoreError``, ``InvalidCursor``, ``SchemaTooNew``).
+- Event ids: ``fastn_gen.store.ids.new_event_id(at)`` makes the time-ordered ids events
+  should use; backends order by (``at``, ``id``) so any unique id works.
+- Backends: ``fastn_gen.store.factory.open_store(url_or_path)``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from types import TracebackType
+from typing import Any, Protocol, Self
 
 from fastn_gen.store.records import (
     CounterLimit,
@@ -30,11 +39,28 @@ class Store(Protocol):
 
     async def close(self) -> None: ...
 
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
     # -- events ---------------------------------------------------------------------------
-    async def record_event(self, event: Event) -> None: ...
+    async def record_event(self, event: Event) -> None:
+        """Store an event; recording the same (tenant, id) again is a no-op."""
 
     async def list_events(self, tenant_id: str, query: EventQuery) -> EventPage:
-        """Newest first; stable pagination through ``EventPage.next_cursor``."""
+        """Newest first; stable pagination through ``EventPage.next_cursor``.
+
+        ``since`` is inclusive and ``until`` exclusive. A page never holds more than
+        1000 events. An unreadable cursor raises ``InvalidCursor``.
+        """
+
+    async def prune_events(self, before: datetime, tenant_id: str | None = None) -> int:
+        """Delete events older than ``before`` (of one tenant, or all); returns how many."""
 
     # -- usage ----------------------------------------------------------------------------
     async def consume(
@@ -46,9 +72,8 @@ class Store(Protocol):
         counter is returned. Concurrent callers never over-admit.
         """
 
-    async def usage(
-        self, tenant_id: str, periods: Sequence[str] | None = None
-    ) -> list[UsageRow]: ...
+    async def usage(self, tenant_id: str, periods: Sequence[str] | None = None) -> list[UsageRow]:
+        """Counters above zero, sorted by (period, key), optionally only of ``periods``."""
 
     # -- integration status ---------------------------------------------------------------
     async def record_outcome(
@@ -61,7 +86,11 @@ class Store(Protocol):
         error: str | None = None,
         credentials_expired: bool = False,
     ) -> None:
-        """Update health counters after a call or health check."""
+        """Update health counters after a call or health check.
+
+        A success resets the consecutive failures and clears ``credentials_expired``;
+        a failure flagged ``credentials_expired`` keeps that health until a success.
+        """
 
     async def set_token_expiry(
         self, tenant_id: str, connector: str, expires_at: datetime | None
@@ -69,26 +98,39 @@ class Store(Protocol):
 
     async def integration_status(
         self, tenant_id: str, connector: str | None = None
-    ) -> list[IntegrationStatus]: ...
+    ) -> list[IntegrationStatus]:
+        """Sorted by connector. Health: 0 consecutive failures healthy, 1-2 degraded,
+        3 or more failing; ``unknown`` before any outcome is recorded."""
 
     # -- flows ----------------------------------------------------------------------------
     async def save_flow(
         self, tenant_id: str, name: str, spec: dict[str, Any], *, at: datetime
     ) -> FlowRecord:
-        """Store a new version (1 for a new name, previous + 1 otherwise)."""
+        """Store a new version (1 for a new name, previous + 1 otherwise).
+
+        A new flow starts enabled; a new version keeps the flow's enabled state.
+        """
 
     async def get_flow(
         self, tenant_id: str, name: str, version: int | None = None
     ) -> FlowRecord | None: ...
 
     async def list_flows(self, tenant_id: str) -> list[FlowRecord]:
-        """The latest version of each flow."""
+        """The latest version of each flow, sorted by name."""
 
-    async def set_flow_enabled(self, tenant_id: str, name: str, enabled: bool) -> bool: ...
+    async def list_flow_versions(self, tenant_id: str, name: str) -> list[FlowRecord]:
+        """Every stored version of one flow, oldest first (empty if unknown)."""
 
-    async def delete_flow(self, tenant_id: str, name: str) -> bool: ...
+    async def set_flow_enabled(self, tenant_id: str, name: str, enabled: bool) -> bool:
+        """False when there is no such flow."""
+
+    async def delete_flow(self, tenant_id: str, name: str) -> bool:
+        """Delete every version; False when there was no such flow. Saving the name
+        again later starts at version 1."""
 
     # -- OAuth tokens (encrypted by the caller before they get here) ----------------------
     async def put_secret_blob(self, tenant_id: str, key: str, blob: bytes) -> None: ...
 
     async def get_secret_blob(self, tenant_id: str, key: str) -> bytes | None: ...
+
+    async def delete_secret_blob(self, tenant_id: str, key: str) -> bool: ...
