@@ -111,6 +111,12 @@ def create_app(
             await executor.aclose()
 
     return Starlette(
-        routes=[Route(MCP_PATH, endpoint=mcp_app), Route(HEALTH_PATH, endpoint=healthz)],
+        routes=[
+            # POST only (405 otherwise, as the SDK answers 2026-07-28 clients): stateless,
+            # the gateway has no server-to-client stream, and the SDK would hold every
+            # handshake-era client's GET open with nothing ever to send on it.
+            Route(MCP_PATH, endpoint=mcp_app, methods=["POST"]),
+            Route(HEALTH_PATH, endpoint=healthz),
+        ],
         lifespan=lifespan,
     )
