@@ -134,6 +134,8 @@ def gateway(workdir: Path) -> Iterator[tuple[str, Path]]:
     shutil.copyfile(TENANTS, config)
     log_path = workdir / "gateway.log"
     env = dict(os.environ, FASTN_DATA_DIR=str(workdir / "data"), PYTHONUNBUFFERED="1")
+    # The gateway of this checkout, even when the environment has another installed.
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
     env.pop("FASTN_STORE_URL", None)
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
