@@ -64,6 +64,19 @@ _CONFIG_OPTION = click.option(
 )
 @click.option("--access-log", is_flag=True, help="Log every HTTP request.")
 @click.option(
+    "--store",
+    "store_url",
+    default=None,
+    envvar="FASTN_STORE_URL",
+    help="Store: postgresql://... URL or SQLite file (default: <data_dir>/fastn.db).",
+)
+@click.option(
+    "--upstream-timeout",
+    type=click.FloatRange(min=0, max=3600, min_open=True),
+    default=None,
+    help="Seconds to wait for an upstream's answer (default 30).",
+)
+@click.option(
     "--log-level",
     default="info",
     show_default=True,
@@ -80,6 +93,8 @@ def serve(
     allowed_hosts: tuple[str, ...],
     allowed_origins: tuple[str, ...],
     access_log: bool,
+    store_url: str | None,
+    upstream_timeout: float | None,
     log_level: str,
 ) -> None:
     """Run the multi-tenant gateway (streamable HTTP at /mcp, or stdio for one tenant)."""
@@ -98,6 +113,10 @@ def serve(
         "--log-level",
         log_level,
     ]
+    if store_url:
+        argv += ["--store", store_url]
+    if upstream_timeout is not None:
+        argv += ["--upstream-timeout", str(upstream_timeout)]
     if stdio:
         argv += ["--tenant", str(tenant_id)]
     else:

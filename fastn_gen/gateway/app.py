@@ -25,6 +25,7 @@ from fastn_gen.gateway.catalog import Catalog
 from fastn_gen.gateway.executor import Executor
 from fastn_gen.gateway.handlers import GatewayHandlers, build_server
 from fastn_gen.gateway.origin import LOOPBACK_HOSTS, HostOriginGuard, HostPolicy
+from fastn_gen.gateway.services import Services
 from fastn_gen.gateway.tenancy import Tenant, TenantRegistry
 
 logger = logging.getLogger(__name__)
@@ -76,20 +77,29 @@ def create_app(
     registry: TenantRegistry,
     executor: Executor,
     options: HttpOptions | None = None,
+    services: Services | None = None,
 ) -> Starlette:
+    """The ASGI app. With ``services`` (the store) it serves native tools and resources
+    and records every call; the store is opened and closed by the app's lifespan."""
     options = options or HttpOptions()
     anonymous = anonymous_tenant(registry, options)
     policy = HostPolicy.for_bind(
         options.host, options.port, options.allowed_hosts, options.allowed_origins
     )
-    server = build_server(GatewayHandlers(catalog, executor))
+    server = build_server(GatewayHandlers(catalog, executor, services))
     # Host/Origin are checked by HostOriginGuard before authentication, so the SDK's
     # own check (which would run after it) is left off.
     manager = StreamableHTTPSessionManager(
         app=server, stateless=True, json_response=options.json_response, security_settings=None
     )
     mcp_app = HostOriginGuard(
-        TenantAuth(StreamableHTTPASGIApp(manager), registry, anonymous), policy
+        TenantAuth(
+            StreamableHTTPASGIApp(manager),
+            registry,
+            anonymous,
+            on_refused=services.recorder.auth_failure if services is not None else None,
+        ),
+        policy,
     )
 
     async def healthz(request: Request) -> JSONResponse:
@@ -105,10 +115,17 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:
+            if services is not None:
+                await services.open()
             async with manager.run():
                 yield
         finally:
-            await executor.aclose()
+            try:
+                # After the MCP manager stopped: no call can record anything any more.
+                if services is not None:
+                    await services.aclose()
+            finally:
+                await executor.aclose()
 
     return Starlette(
         routes=[

@@ -9,18 +9,24 @@ is answered ``401`` here, so the SDK never parses an unauthenticated body. The i
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import anyio.to_thread
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from fastn_gen.gateway.apikeys import key_id
 from fastn_gen.gateway.context import serving_tenant
 from fastn_gen.gateway.tenancy import Tenant, TenantRegistry
 
 logger = logging.getLogger(__name__)
 
 REALM = 'Bearer realm="fastn-gen"'
+
+# Told about a refused key that names a tenant: (tenant id, reason, detail).
+RefusalRecorder = Callable[..., Awaitable[None]]
 
 
 def unauthorized(message: str, *, invalid_token: bool) -> JSONResponse:
@@ -50,11 +56,16 @@ class TenantAuth:
     """
 
     def __init__(
-        self, app: ASGIApp, registry: TenantRegistry, anonymous: Tenant | None = None
+        self,
+        app: ASGIApp,
+        registry: TenantRegistry,
+        anonymous: Tenant | None = None,
+        on_refused: RefusalRecorder | None = None,
     ) -> None:
         self.app = app
         self.registry = registry
         self.anonymous = anonymous
+        self.on_refused = on_refused
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -79,10 +90,26 @@ class TenantAuth:
                 else None
             )
             if tenant is None:
-                logger.info("refused request with an unknown API key")
+                await self._refused(key)
                 await unauthorized("unknown API key", invalid_token=True)(scope, receive, send)
                 return
         scope = dict(scope)
         scope["headers"] = [(k, v) for k, v in scope["headers"] if k != b"authorization"]
         with serving_tenant(tenant):
             await self.app(scope, receive, send)
+
+    async def _refused(self, key: str | None) -> None:
+        """Log a refused key; record it for the tenant a generated key's id names.
+
+        Any other key names no tenant, so there is nobody to record it for.
+        """
+        claimed = self.registry.claimed_tenant(key) if key is not None else None
+        if claimed is None:
+            logger.info("refused request with an unknown API key")
+            return
+        logger.info("refused request with a wrong API key for tenant %s", claimed.id)
+        if self.on_refused is not None:
+            detail: dict[str, Any] = {"key_id": key_id(key) if key else None}
+            await self.on_refused(
+                claimed.id, "wrong API key (the key id is this tenant's)", **detail
+            )

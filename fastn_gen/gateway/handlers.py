@@ -1,7 +1,12 @@
-"""The MCP request handlers: ``tools/list`` and ``tools/call`` for the current tenant.
+"""The MCP request handlers: tools and resources for the current tenant.
 
 The same handlers serve streamable HTTP (both protocol eras) and stdio; the tenant is
 read from :mod:`fastn_gen.gateway.context`, where authentication put it.
+
+With :class:`Services` (the store, quotas, recording) the handlers also serve the
+native tools, listed before the tenant's connector tools, and the tenant's resources;
+every tool call is then counted against the tenant's limits and recorded. Without it
+(in-process tests of the tool path alone) only connector tools are served.
 """
 
 from __future__ import annotations
@@ -18,16 +23,24 @@ from mcp.shared.exceptions import MCPError
 from pydantic import ValidationError
 
 from fastn_gen import __version__
-from fastn_gen.gateway.catalog import Catalog, ToolEntry
+from fastn_gen.gateway.calls import describe_validation_error, error_result, outcome_result
+from fastn_gen.gateway.catalog import Catalog, CatalogError, ToolEntry
 from fastn_gen.gateway.context import current_tenant
 from fastn_gen.gateway.executor import Executor
-from fastn_gen.gateway.tenancy import Tenant
+from fastn_gen.gateway.services import Services
+from fastn_gen.gateway.tenancy import Connection, Tenant
+from fastn_gen.native.registry import NativeTools
+from fastn_gen.native.resources import TenantResources
+
+__all__ = ["GatewayHandlers", "build_server", "describe_validation_error", "unknown_tool"]
 
 logger = logging.getLogger(__name__)
 
 SERVER_NAME = "fastn-gen"
-# A tenant's list depends on its connections, so a shared cache must never reuse it.
-TOOLS_LIST_CACHE = CacheHint(ttl_ms=0, scope="private")
+# A tenant's lists and resources depend on its connections and its own data, so a
+# shared cache must never reuse them, and they change with every call.
+PRIVATE = CacheHint(ttl_ms=0, scope="private")
+TOOLS_LIST_CACHE = PRIVATE
 
 
 def unknown_tool(name: str) -> MCPError:
@@ -38,25 +51,27 @@ def unknown_tool(name: str) -> MCPError:
     return MCPError(code=types.INVALID_PARAMS, message=f"Unknown tool: {name}")
 
 
-def describe_validation_error(tool: str, exc: ValidationError) -> str:
-    """``Invalid arguments for <tool>: <field>: <problem>; ...`` without echoing values."""
-    problems = []
-    for err in exc.errors(include_url=False, include_input=False):
-        where = ".".join(str(part) for part in err["loc"]) or "arguments"
-        problems.append(f"{where}: {err['msg']}")
-    return f"Invalid arguments for {tool}: " + "; ".join(problems)
-
-
-def _error_result(text: str) -> types.CallToolResult:
-    return types.CallToolResult(content=[types.TextContent(type="text", text=text)], is_error=True)
-
-
 class GatewayHandlers:
-    """Answers ``tools/list`` and ``tools/call`` from a :class:`Catalog`."""
+    """Answers ``tools/*`` from a :class:`Catalog` (and ``resources/*`` with services)."""
 
-    def __init__(self, catalog: Catalog, executor: Executor) -> None:
+    def __init__(
+        self, catalog: Catalog, executor: Executor, services: Services | None = None
+    ) -> None:
         self.catalog = catalog
         self.executor = executor
+        self.services = services
+        self.native: NativeTools | None = None
+        self.resources: TenantResources | None = None
+        if services is not None:
+            self.native = NativeTools(services)
+            self.resources = TenantResources(self.native)
+            clash = sorted(name for name in catalog.tools if name in self.native)
+            if clash:
+                raise CatalogError(
+                    f"connector tools {', '.join(clash)} have the names of native tools; "
+                    "rename them in their connector specs"
+                )
+        self._native_tools: tuple[types.Tool, ...] = self.native.tools if self.native else ()
         self._lists: dict[frozenset[str], types.ListToolsResult] = {}
 
     def _tenant(self) -> Tenant:
@@ -80,7 +95,7 @@ class GatewayHandlers:
         result = self._lists.get(key)
         if result is None:
             result = types.ListToolsResult(
-                tools=list(self.catalog.tools_for(key)),
+                tools=[*self._native_tools, *self.catalog.tools_for(key)],
                 ttl_ms=TOOLS_LIST_CACHE.ttl_ms,
                 cache_scope=TOOLS_LIST_CACHE.scope,
             )
@@ -98,6 +113,8 @@ class GatewayHandlers:
         tenant = current_tenant()
         if tenant is None:
             return None
+        if self.native is not None and name in self.native:
+            return self.native.input_schema(name)
         entry = self.catalog.visible(name, tenant.connected_connectors())
         return entry.input_schema if entry is not None else None
 
@@ -105,46 +122,90 @@ class GatewayHandlers:
         self, ctx: ServerRequestContext[Any, Any], params: types.CallToolRequestParams
     ) -> types.CallToolResult:
         tenant = self._tenant()
+        if self.native is not None and params.name in self.native:
+            return await self.native.call(tenant, params.name, params.arguments)
         entry = self._entry(tenant, params.name)
         connection = tenant.connection_for(entry.connector.name)
         if connection is None:
             raise unknown_tool(params.name)
+        if self.services is not None:
+            result, _ = await self.services.calls.call(tenant, entry, connection, params.arguments)
+            return result
+        return await self._call_unrecorded(tenant, entry, connection, params)
+
+    async def _call_unrecorded(
+        self,
+        tenant: Tenant,
+        entry: ToolEntry,
+        connection: Connection,
+        params: types.CallToolRequestParams,
+    ) -> types.CallToolResult:
         try:
             validated = entry.input_model().model_validate(params.arguments or {})
         except ValidationError as exc:
-            return _error_result(describe_validation_error(params.name, exc))
+            return error_result(describe_validation_error(params.name, exc))
         try:
             outcome = await self.executor.execute(
                 tenant, connection, entry.connector, entry.operation, validated.to_arguments()
             )
         except Exception:
-            # The executor reports upstream failures as outcomes; anything raised is a
-            # bug, and must still not take the connection down.
             logger.exception("tool %s failed for tenant %s", params.name, tenant.id)
-            return _error_result(f"{params.name} failed: internal error in the gateway")
-        logger.debug(
-            "tool %s tenant %s: status %s in %.1f ms%s",
-            params.name,
-            tenant.id,
-            outcome.upstream_status,
-            outcome.latency_ms,
-            " (error)" if outcome.is_error else "",
-        )
-        return types.CallToolResult(
-            content=[types.TextContent(type="text", text=outcome.text)],
-            structured_content=outcome.structured,
-            is_error=outcome.is_error,
-        )
+            return error_result(f"{params.name} failed: internal error in the gateway")
+        return outcome_result(outcome)
+
+    # -- resources --------------------------------------------------------------------
+
+    def _tenant_resources(self) -> tuple[Tenant, TenantResources]:
+        tenant = self._tenant()
+        if self.resources is None:
+            raise MCPError(code=types.METHOD_NOT_FOUND, message="Resources are not served")
+        return tenant, self.resources
+
+    async def list_resources(
+        self, ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListResourcesResult:
+        tenant, resources = self._tenant_resources()
+        return resources.list(tenant)
+
+    async def list_resource_templates(
+        self, ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListResourceTemplatesResult:
+        self._tenant_resources()
+        return TenantResources.templates()
+
+    async def read_resource(
+        self, ctx: ServerRequestContext[Any, Any], params: types.ReadResourceRequestParams
+    ) -> types.ReadResourceResult:
+        tenant, resources = self._tenant_resources()
+        return await resources.read(tenant, params.uri)
 
 
 def build_server(handlers: GatewayHandlers) -> Server[Any]:
     """A low-level MCP server wired to ``handlers``."""
+    if handlers.resources is None:
+        return Server(
+            SERVER_NAME,
+            version=__version__,
+            title="fastn-gen gateway",
+            cache_hints={"tools/list": TOOLS_LIST_CACHE},
+            get_tool_input_schema=handlers.tool_input_schema,
+            on_list_tools=handlers.list_tools,
+            on_call_tool=handlers.call_tool,
+        )
     return Server(
         SERVER_NAME,
         version=__version__,
         title="fastn-gen gateway",
-        cache_hints={"tools/list": TOOLS_LIST_CACHE},
+        cache_hints={
+            "tools/list": TOOLS_LIST_CACHE,
+            "resources/list": PRIVATE,
+            "resources/templates/list": PRIVATE,
+            "resources/read": PRIVATE,
+        },
         get_tool_input_schema=handlers.tool_input_schema,
         on_list_tools=handlers.list_tools,
         on_call_tool=handlers.call_tool,
+        on_list_resources=handlers.list_resources,
+        on_list_resource_templates=handlers.list_resource_templates,
+        on_read_resource=handlers.read_resource,
     )

@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlencode
 
 import httpx
@@ -39,6 +39,14 @@ REFRESH_MARGIN_S = 60.0
 
 class OAuthError(Exception):
     """A token could not be obtained. Messages are redacted."""
+
+
+class RefreshObserver(Protocol):
+    """Told about every refresh attempt (the gateway records them as events)."""
+
+    async def refresh_succeeded(self, ctx: OAuthContext, token: OAuthToken) -> None: ...
+
+    async def refresh_failed(self, ctx: OAuthContext, error: str) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +84,7 @@ class OAuthTokens:
         # Tokens refreshed here whose write to the secrets store failed.
         self._unpersisted: dict[tuple[str, str], OAuthToken] = {}
         self.refresh_count = 0
+        self.observer: RefreshObserver | None = None
 
     def _lock(self, key: tuple[str, str]) -> asyncio.Lock:
         lock = self._locks.get(key)
@@ -128,11 +137,18 @@ class OAuthTokens:
             refresh_token = (current.refresh_token if current else None) or ctx.credentials.get(
                 "refresh_token"
             )
-            if not refresh_token or ctx.token_endpoint is None:
-                raise OAuthError("the access token cannot be refreshed (no refresh_token)")
-            token = await self._request(ctx, refresh_token)
+            try:
+                if not refresh_token or ctx.token_endpoint is None:
+                    raise OAuthError("the access token cannot be refreshed (no refresh_token)")
+                token = await self._request(ctx, refresh_token)
+            except OAuthError as exc:
+                if self.observer is not None:
+                    await self.observer.refresh_failed(ctx, str(exc))
+                raise
             self.refresh_count += 1
             self._persist(ctx, token)
+            if self.observer is not None:
+                await self.observer.refresh_succeeded(ctx, token)
             return token
 
     def _persist(self, ctx: OAuthContext, token: OAuthToken) -> None:
@@ -167,6 +183,7 @@ class OAuthTokens:
                 ("Accept", "application/json"),
             ),
             content=urlencode(form).encode(),
+            private_ok=ctx.connector.self_hosted,
         )
         try:
             response = await self._pool.send(request)

@@ -2,6 +2,9 @@
 
 python -m fastn_gen.gateway.serve http --config tenants.yaml --generated generated
 python -m fastn_gen.gateway.serve stdio --config tenants.yaml --tenant acme
+
+``--store URL`` (or ``FASTN_STORE_URL``) chooses the store; by default it is the SQLite
+file ``<data_dir>/fastn.db``.
 """
 
 from __future__ import annotations
@@ -18,10 +21,14 @@ import uvicorn
 
 from fastn_gen.gateway.app import GatewayConfigError, HttpOptions, create_app
 from fastn_gen.gateway.catalog import Catalog, CatalogError
-from fastn_gen.gateway.executor import Executor
+from fastn_gen.gateway.digest import DigestKeyError
+from fastn_gen.gateway.executor import Executor, UpstreamOptions
 from fastn_gen.gateway.origin import LOOPBACK_HOSTS, authority
+from fastn_gen.gateway.services import Services, StoreConfigError
 from fastn_gen.gateway.stdio import UnknownTenantError, serve_stdio
 from fastn_gen.gateway.tenancy import TenantConfigError, TenantRegistry
+from fastn_gen.native.registry import NATIVE_NAMES
+from fastn_gen.store.errors import StoreError
 
 logger = logging.getLogger("fastn_gen.gateway")
 
@@ -51,9 +58,17 @@ def _bind(host: str, port: int) -> socket.socket:
 def _load(config_path: Path, generated_dir: Path) -> tuple[Catalog, TenantRegistry]:
     catalog = Catalog.load(generated_dir)
     # With the connectors known, the tenants file is checked against them too:
-    # connector names, credential fields and variables.
-    registry = TenantRegistry.load(config_path, catalog=catalog.connector_specs())
+    # connector names, credential fields and variables, and the tools limits name.
+    registry = TenantRegistry.load(
+        config_path, catalog=catalog.connector_specs(), tools={*catalog.tools, *NATIVE_NAMES}
+    )
     return catalog, registry
+
+
+def _executor(upstream_timeout: float | None) -> Executor:
+    if upstream_timeout is None:
+        return Executor()
+    return Executor(UpstreamOptions(read_timeout=upstream_timeout, write_timeout=upstream_timeout))
 
 
 def run_http(
@@ -66,9 +81,13 @@ def run_http(
     anonymous_tenant: str | None = None,
     *,
     access_log: bool = False,
+    store_url: str | None = None,
+    upstream_timeout: float | None = None,
 ) -> None:
     """Serve ``/mcp`` and ``/healthz`` until interrupted."""
     catalog, registry = _load(config_path, generated_dir)
+    executor = _executor(upstream_timeout)
+    services = Services.create(catalog, registry, executor, store_url=store_url)
     sock = _bind(host, port)
     bound_port = int(sock.getsockname()[1])
     options = HttpOptions(
@@ -79,7 +98,7 @@ def run_http(
         anonymous_tenant=anonymous_tenant,
     )
     try:
-        app = create_app(catalog, registry, Executor(), options)
+        app = create_app(catalog, registry, executor, options, services)
     except BaseException:
         sock.close()
         raise
@@ -99,10 +118,32 @@ def run_http(
     uvicorn.Server(config).run(sockets=[sock])
 
 
-def run_stdio(config_path: Path, generated_dir: Path, tenant_id: str) -> None:
+def run_stdio(
+    config_path: Path,
+    generated_dir: Path,
+    tenant_id: str,
+    store_url: str | None = None,
+    upstream_timeout: float | None = None,
+) -> None:
     """Serve one tenant over stdin/stdout until the client closes stdin."""
-    _, registry = _load(config_path, generated_dir)
-    anyio.run(serve_stdio, generated_dir, registry, tenant_id)
+    catalog, registry = _load(config_path, generated_dir)
+    executor = _executor(upstream_timeout)
+    services = Services.create(catalog, registry, executor, store_url=store_url)
+
+    async def serve() -> None:
+        await serve_stdio(generated_dir, registry, tenant_id, executor, services=services)
+
+    anyio.run(serve)
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < value <= 3600:
+        raise argparse.ArgumentTypeError("must be more than 0 and at most 3600 seconds")
+    return value
 
 
 def _parser(generated_default: Path) -> argparse.ArgumentParser:
@@ -113,6 +154,19 @@ def _parser(generated_default: Path) -> argparse.ArgumentParser:
         p.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="tenants file")
         p.add_argument("--generated", type=Path, default=generated_default)
         p.add_argument("--log-level", default="info")
+        p.add_argument(
+            "--store",
+            default=None,
+            dest="store_url",
+            help="store URL or SQLite path: postgresql://... or a file (default: "
+            "$FASTN_STORE_URL, else <data_dir>/fastn.db)",
+        )
+        p.add_argument(
+            "--upstream-timeout",
+            type=_positive_seconds,
+            default=None,
+            help="seconds to wait for an upstream's answer (default 30)",
+        )
     http = sub.choices["http"]
     http.add_argument("--host", default=DEFAULT_HOST)
     http.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
@@ -168,14 +222,21 @@ def main(argv: Sequence[str] | None = None, *, generated_dir: Path = DEFAULT_GEN
                 args.allowed_origins,
                 args.anonymous_tenant,
                 access_log=args.access_log,
+                store_url=args.store_url,
+                upstream_timeout=args.upstream_timeout,
             )
         else:
-            run_stdio(args.config, args.generated, args.tenant)
+            run_stdio(
+                args.config, args.generated, args.tenant, args.store_url, args.upstream_timeout
+            )
     except (
         CatalogError,
         TenantConfigError,
         GatewayConfigError,
         UnknownTenantError,
+        StoreConfigError,
+        StoreError,
+        DigestKeyError,
         OSError,
     ) as exc:
         logger.error("%s", exc)

@@ -15,6 +15,7 @@ from fastn_gen.gateway.catalog import Catalog
 from fastn_gen.gateway.context import serving_tenant
 from fastn_gen.gateway.executor import Executor
 from fastn_gen.gateway.handlers import GatewayHandlers, build_server
+from fastn_gen.gateway.services import Services
 from fastn_gen.gateway.tenancy import TenantRegistry
 
 
@@ -27,18 +28,30 @@ async def serve_stdio(
     registry: TenantRegistry,
     tenant_id: str,
     executor: Executor | None = None,
+    *,
+    services: Services | None = None,
 ) -> None:
-    """Serve ``tenant_id``'s tools on stdin/stdout until the client closes stdin."""
+    """Serve ``tenant_id``'s tools on stdin/stdout until the client closes stdin.
+
+    With ``services`` (built on the same executor) the store is opened here and closed,
+    after everything recorded is written, when the client goes away.
+    """
     tenant = registry.get(tenant_id)
     if tenant is None:
         raise UnknownTenantError(f"tenant {tenant_id!r} is not configured")
-    catalog = Catalog.load(generated_dir)
-    executor = executor or Executor()
-    server = build_server(GatewayHandlers(catalog, executor))
+    catalog = services.catalog if services is not None else Catalog.load(generated_dir)
+    executor = services.executor if services is not None else executor or Executor()
+    server = build_server(GatewayHandlers(catalog, executor, services))
     try:
+        if services is not None:
+            await services.open()
         # Set before the transport starts its reader task, which inherits it.
         with serving_tenant(tenant):
             async with stdio_server() as (read_stream, write_stream):
                 await server.run(read_stream, write_stream, server.create_initialization_options())
     finally:
-        await executor.aclose()
+        try:
+            if services is not None:
+                await services.aclose()
+        finally:
+            await executor.aclose()

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -35,15 +35,19 @@ from fastn_gen.gateway.apikeys import (
     KeyIndexStats,
     generate_api_key,
     hash_api_key,
+    key_id,
     parse_key_hash,
 )
 from fastn_gen.gateway.auth_inject import AUTH_FIELDS, REQUIRED_FIELDS
+from fastn_gen.gateway.limits import UNLIMITED, Limits, effective_limits
 from fastn_gen.gateway.secrets import SecretStore, resolve_data_dir
 from fastn_gen.gateway.tenants_model import (
     ENV_REF,
     SECRET_PREFIX,
     ApiKeyModel,
     ConnectionModel,
+    LimitsModel,
+    PlanModel,
     TenantModel,
     TenantsFileModel,
 )
@@ -140,6 +144,8 @@ class Tenant:
     connections: dict[str, Connection]
     # The registry's secrets file; None for tenants built outside a registry.
     secret_store: SecretStore | None = field(default=None, compare=False, repr=False)
+    # The plan's usage limits with this tenant's overrides applied.
+    limits: Limits = UNLIMITED
 
     def connected_connectors(self) -> list[str]:
         return sorted({c.connector for c in self.connections.values()})
@@ -384,7 +390,46 @@ def _salvage(raw: dict[str, Any], index: int) -> TenantModel:
     )
 
 
-def _validate(data: Any, catalog: ConnectorCatalog | None, out: _Collector) -> _Parsed | None:
+def _check_limit_targets(
+    out: _Collector,
+    at: str,
+    limits: LimitsModel | None,
+    connectors: Collection[str] | None,
+    tools: Collection[str] | None,
+) -> None:
+    """Per-connector and per-tool limits must name something that exists."""
+    if limits is None:
+        return
+    for kind, names, known in (
+        ("connector", limits.per_connector, connectors),
+        ("tool", limits.per_tool, tools),
+    ):
+        if known is None:
+            continue
+        for name in names:
+            if name not in known:
+                out.add(f"{at}/per_{kind}/{_escape(name)}", f"unknown {kind} {name!r}")
+
+
+def _plan_models(data: dict[str, Any]) -> dict[str, PlanModel]:
+    """The plans that validate on their own (their mistakes are reported elsewhere)."""
+    raw = data.get("plans")
+    plans: dict[str, PlanModel] = {}
+    if isinstance(raw, dict):
+        for name, value in raw.items():
+            try:
+                plans[str(name)] = PlanModel.model_validate(value or {})
+            except ValidationError:
+                continue
+    return plans
+
+
+def _validate(
+    data: Any,
+    catalog: ConnectorCatalog | None,
+    out: _Collector,
+    tools: Collection[str] | None = None,
+) -> _Parsed | None:
     if not isinstance(data, dict):
         out.add("", "the tenants file must be a mapping with version, plans and tenants")
         return None
@@ -400,8 +445,11 @@ def _validate(data: Any, catalog: ConnectorCatalog | None, out: _Collector) -> _
         return None
     raw_plans = data.get("plans")
     plans = set(raw_plans) if isinstance(raw_plans, dict) else set()
+    plan_models = _plan_models(data)
 
     known = _requirements(catalog)
+    for plan_name, plan_model in plan_models.items():
+        _check_limit_targets(out, f"/plans/{_escape(plan_name)}", plan_model, known, tools)
     tenant_ids: dict[str, int] = {}
     key_ids: dict[str, str] = {}
     parsed: list[_ParsedTenant] = []
@@ -429,6 +477,15 @@ def _validate(data: Any, catalog: ConnectorCatalog | None, out: _Collector) -> _
             out.add(
                 f"{at}/plan",
                 f"plan {tenant.plan!r} is not defined (plans: {', '.join(sorted(plans))})",
+            )
+        _check_limit_targets(out, f"{at}/limits", tenant.limits, known, tools)
+        tenant_plan = plan_models.get(tenant.plan)
+        allowed = tenant_plan.max_connections if tenant_plan is not None else None
+        if allowed is not None and len(tenant.connections) > allowed:
+            out.add(
+                f"{at}/connections",
+                f"plan {tenant.plan!r} allows {allowed} connection(s); "
+                f"tenant {tenant.id} has {len(tenant.connections)}",
             )
         _check_keys(out, at, tenant.id, keys, key_ids)
         names: set[str] = set()
@@ -460,11 +517,14 @@ def _validate(data: Any, catalog: ConnectorCatalog | None, out: _Collector) -> _
 
 
 def validate_tenants(
-    data: Any, catalog: ConnectorCatalog | None = None, lines: Mapping[str, int] | None = None
+    data: Any,
+    catalog: ConnectorCatalog | None = None,
+    lines: Mapping[str, int] | None = None,
+    tools: Collection[str] | None = None,
 ) -> list[ConfigIssue]:
     """Every problem in a parsed tenants document (empty when it is valid)."""
     out = _Collector(lines or {})
-    _validate(data, catalog, out)
+    _validate(data, catalog, out, tools)
     return sorted(out.issues, key=lambda issue: issue.line or 0)
 
 
@@ -479,7 +539,7 @@ class TenantRegistry:
         tenants: Iterable[Tenant],
         keys: Iterable[KeyEntry] = (),
         *,
-        plans: Mapping[str, Mapping[str, Any]] | None = None,
+        plans: Mapping[str, PlanModel] | None = None,
         data_dir: Path | None = None,
         secret_store: SecretStore | None = None,
         source: str = "<memory>",
@@ -490,8 +550,12 @@ class TenantRegistry:
             if tenant.id in self._tenants:
                 raise ValueError(f"tenant {tenant.id!r} given twice")
             self._tenants[tenant.id] = tenant
+        keys = list(keys)
         self._keys = ApiKeyIndex(keys, key_cache_size)
-        self.plans: dict[str, dict[str, Any]] = {k: dict(v) for k, v in (plans or {}).items()}
+        self.plans: dict[str, PlanModel] = dict(plans or {})
+        # Generated keys name their entry by id: which tenant an id belongs to lets a
+        # failed attempt with a known id be recorded for that tenant.
+        self._key_owner = {k.key_id: k.tenant_id for k in keys if k.hash.scheme == "scrypt"}
         self.data_dir = data_dir
         self.secret_store = secret_store
         self.source = source
@@ -502,11 +566,13 @@ class TenantRegistry:
         path: Path | str,
         catalog: ConnectorCatalog | None = None,
         environ: Mapping[str, str] | None = None,
+        tools: Collection[str] | None = None,
     ) -> TenantRegistry:
         """Read and validate ``path``; raises :class:`TenantConfigError` listing every issue.
 
         ``catalog`` (connector name → requirements or spec) enables the checks that need
-        to know the connectors: names, credential fields, variables.
+        to know the connectors: names, credential fields, variables; ``tools`` (every
+        tool name) the check of per-tool limits.
         """
         path = Path(path)
         try:
@@ -521,6 +587,7 @@ class TenantRegistry:
             base_dir=path.absolute().parent,
             catalog=catalog,
             environ=environ,
+            tools=tools,
         )
 
     @classmethod
@@ -532,17 +599,19 @@ class TenantRegistry:
         base_dir: Path | None = None,
         catalog: ConnectorCatalog | None = None,
         environ: Mapping[str, str] | None = None,
+        tools: Collection[str] | None = None,
     ) -> TenantRegistry:
         data, lines, issues = _parse_yaml(text)
         out = _Collector(lines)
         out.issues.extend(issues)
-        parsed = _validate(data, catalog, out) if data is not None or not issues else None
+        parsed = _validate(data, catalog, out, tools) if data is not None or not issues else None
         if out.issues or parsed is None:
             # In file order; the sort is stable, so issues on one line keep theirs.
             issues = sorted(out.issues, key=lambda issue: issue.line or 0)
             raise TenantConfigError(source, issues or [ConfigIssue("", "empty file")])
         data_dir = resolve_data_dir(base_dir or Path.cwd(), parsed.root.data_dir, environ)
         store = SecretStore.for_data_dir(data_dir, environ)
+        plans = {name: plan or PlanModel() for name, plan in parsed.root.plans.items()}
         tenants: list[Tenant] = []
         keys: list[KeyEntry] = []
         for parsed_tenant in parsed.tenants:
@@ -563,6 +632,7 @@ class TenantRegistry:
                     plan=t.plan,
                     connections=connections,
                     secret_store=store,
+                    limits=effective_limits(plans.get(t.plan), t.limits),
                 )
             )
             keys.extend(
@@ -571,7 +641,7 @@ class TenantRegistry:
         registry = cls(
             tenants,
             keys,
-            plans={k: v or {} for k, v in parsed.root.plans.items()},
+            plans=plans,
             data_dir=data_dir,
             secret_store=store,
             source=source,
@@ -590,6 +660,15 @@ class TenantRegistry:
 
     def get(self, tenant_id: str) -> Tenant | None:
         return self._tenants.get(tenant_id)
+
+    def claimed_tenant(self, presented_key: str) -> Tenant | None:
+        """The tenant a generated key names by its id, whether or not the key is valid.
+
+        For attributing a refused key to the tenant it targets; never for granting access.
+        """
+        claimed = key_id(presented_key)
+        owner = self._key_owner.get(claimed) if claimed is not None else None
+        return self._tenants.get(owner) if owner is not None else None
 
     @property
     def tenants(self) -> tuple[Tenant, ...]:

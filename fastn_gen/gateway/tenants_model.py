@@ -57,10 +57,43 @@ class ConnectionModel(_Strict):
     allow_plaintext: bool = False
 
 
+Count = Annotated[int, Field(ge=0)]
+Rate = Annotated[int, Field(ge=1)]
+ConnectorName = Annotated[str, StringConstraints(pattern=CONNECTOR_NAME, max_length=64)]
+ToolName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]+$", max_length=64)]
+
+
+class ScopedLimitsModel(_Strict):
+    """Limits for the calls of one connector or one tool."""
+
+    tool_calls_per_month: Count | None = None
+    requests_per_minute: Rate | None = None
+
+
+class LimitsModel(_Strict):
+    """Usage limits: a plan's, or a tenant's overrides of its plan's.
+
+    In an override, a field that is present replaces the plan's value, and ``null``
+    lifts the plan's limit; per-connector and per-tool entries merge field by field.
+    """
+
+    tool_calls_per_month: Count | None = None
+    requests_per_minute: Rate | None = None
+    per_connector: dict[ConnectorName, ScopedLimitsModel] = Field(default_factory=dict)
+    per_tool: dict[ToolName, ScopedLimitsModel] = Field(default_factory=dict)
+
+
+class PlanModel(LimitsModel):
+    description: str | None = None
+    # Checked when the file is loaded: a tenant may not have more connections.
+    max_connections: Count | None = None
+
+
 class TenantModel(_Strict):
     id: str = Field(pattern=TENANT_ID, max_length=64)
     display_name: str | None = None
     plan: str = "default"
+    limits: LimitsModel | None = None
     allow_plaintext: bool = False
     # Items are validated one by one (ApiKeyModel, ConnectionModel) so that a mistake in
     # one connection does not hide the mistakes of the others.
@@ -71,7 +104,7 @@ class TenantModel(_Strict):
 class TenantsFileModel(_Strict):
     version: Literal[1]
     data_dir: str | None = None
-    # Free-form limits per plan, interpreted by later features (quotas, tool caps).
-    plans: dict[str, dict[str, Any] | None] = Field(default_factory=dict)
+    # Usage limits per plan; an empty plan (``free: {}`` or ``free:``) limits nothing.
+    plans: dict[str, PlanModel | None] = Field(default_factory=dict)
     # Validated one by one (TenantModel) so every tenant's mistakes are reported.
     tenants: list[Any]

@@ -14,6 +14,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from fastn_gen.codegen.build import build
+from fastn_gen.native.registry import NATIVE_TOOLS
 from tests.gateway.fixtures.gateway_process import REPO_ROOT, GatewayProcess, retarget
 from tests.gateway.fixtures.tenants_setup import (
     ACME_SHOP,
@@ -92,9 +93,12 @@ async def test_generated_connectors_are_served_per_tenant(running: Running, mode
         ) as c:
             beta_names = [t.name for t in (await c.list_tools()).tools]
 
-    assert names == sorted(names)
-    assert {"slack_send_message", "shopify_list_orders"} <= set(names)
-    assert beta_names == [n for n in names if n.startswith("slack_")]
+    native = [tool.name for tool in NATIVE_TOOLS]
+    assert names[: len(native)] == native
+    dynamic = names[len(native) :]
+    assert dynamic == sorted(dynamic)
+    assert {"slack_send_message", "shopify_list_orders"} <= set(dynamic)
+    assert beta_names == native + [n for n in dynamic if n.startswith("slack_")]
     assert not sent.is_error and not orders.is_error
     (post,) = running.slack.requests
     assert post.header("authorization") == f"Bearer {running.tokens.acme_slack}"

@@ -23,6 +23,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
+from fastn_gen.native.registry import NATIVE_TOOLS
 from tests.gateway.fixtures.gateway_process import GatewayProcess, generated_dir
 from tests.gateway.fixtures.tenants_setup import (
     ACME_SHOP,
@@ -39,8 +40,10 @@ pytestmark = pytest.mark.anyio
 LEGACY = "2025-11-25"
 MODERN = "2026-07-28"
 ERAS = [LEGACY, MODERN]
-ACME_TOOLS = ["shopify_list_orders", "slack_list_channels", "slack_send_message"]
-SLACK_TOOLS = ["slack_list_channels", "slack_send_message"]
+# Native tools come first for every tenant, then the tenant's connector tools by name.
+NATIVE = [tool.name for tool in NATIVE_TOOLS]
+ACME_TOOLS = [*NATIVE, "shopify_list_orders", "slack_list_channels", "slack_send_message"]
+SLACK_TOOLS = [*NATIVE, "slack_list_channels", "slack_send_message"]
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.shared.exceptions import MCPError
 
+from fastn_gen.native.registry import NATIVE_TOOLS
 from tests.gateway.fixtures.gateway_process import gateway_env, generated_dir, stdio_command
 from tests.gateway.fixtures.tenants_setup import (
     ACME_SHOP,
@@ -89,7 +90,12 @@ def text_of(result: types.CallToolResult) -> str:
 async def test_stdio_serves_the_chosen_tenant_only(env: Setup, era: str) -> None:
     async with serve(env, "beta", era) as beta:
         listed = await beta.list_tools()
-        assert [t.name for t in listed.tools] == ["slack_list_channels", "slack_send_message"]
+        native = [tool.name for tool in NATIVE_TOOLS]
+        assert [t.name for t in listed.tools] == [
+            *native,
+            "slack_list_channels",
+            "slack_send_message",
+        ]
         sent = await beta.call_tool("slack_send_message", {"channel": "C001", "text": "hello"})
         with pytest.raises(MCPError) as hidden:
             await beta.call_tool("shopify_list_orders", {})

@@ -1,0 +1,123 @@
+"""What the management surface needs at run time: the store, the event recorder, quotas.
+
+Built when the gateway starts (``create_app`` or the stdio server), opened in the
+server's lifespan (the store connects and migrates, the recorder's writer starts) and
+closed when it stops (everything queued is written first).
+
+The store is, in order of precedence: ``--store URL``, ``FASTN_STORE_URL``, then
+``<data_dir>/fastn.db`` (SQLite). A URL starting ``postgresql://`` selects PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fastn_gen.gateway.calls import ConnectorCalls
+from fastn_gen.gateway.catalog import Catalog
+from fastn_gen.gateway.digest import ArgsDigest
+from fastn_gen.gateway.executor import Executor
+from fastn_gen.gateway.quotas import Clock, QuotaEnforcer, utc_now
+from fastn_gen.gateway.recording import EventRecorder
+from fastn_gen.gateway.tenancy import TenantRegistry
+from fastn_gen.store.base import Store
+from fastn_gen.store.errors import StoreError
+from fastn_gen.store.factory import store_from_url
+
+logger = logging.getLogger(__name__)
+
+STORE_ENV = "FASTN_STORE_URL"
+DEFAULT_DB = "fastn.db"
+
+
+class StoreConfigError(Exception):
+    """No store could be chosen or opened."""
+
+
+def store_location(
+    registry: TenantRegistry,
+    store_url: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> str:
+    env = os.environ if environ is None else environ
+    chosen = store_url or env.get(STORE_ENV)
+    if chosen:
+        return chosen
+    if registry.data_dir is None:
+        raise StoreConfigError(
+            f"no store: give --store, set {STORE_ENV}, or load the tenants from a file"
+        )
+    return str(registry.data_dir / DEFAULT_DB)
+
+
+def describe_location(location: str) -> str:
+    """The location for logs, without a password a URL may carry."""
+    scheme, sep, rest = location.partition("://")
+    if not sep or "@" not in rest:
+        return location
+    credentials, _, host = rest.rpartition("@")
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}" if ":" in credentials else location
+
+
+@dataclass
+class Services:
+    catalog: Catalog
+    registry: TenantRegistry
+    executor: Executor
+    store: Store
+    recorder: EventRecorder
+    quotas: QuotaEnforcer
+    calls: ConnectorCalls
+    location: str
+    clock: Clock = utc_now
+    _opened: bool = field(default=False, repr=False)
+
+    @classmethod
+    def create(
+        cls,
+        catalog: Catalog,
+        registry: TenantRegistry,
+        executor: Executor,
+        *,
+        store_url: str | None = None,
+        environ: Mapping[str, str] | None = None,
+        clock: Clock = utc_now,
+    ) -> Services:
+        """Choose the store and build the parts; nothing is opened yet."""
+        location = store_location(registry, store_url, environ)
+        data_dir = registry.data_dir
+        if data_dir is None:
+            if "://" in location:
+                raise StoreConfigError("no data directory for the argument digest key")
+            data_dir = Path(location).expanduser().parent
+        # Private: it holds the database of the embedded store and the digest key.
+        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        try:
+            store = store_from_url(location, data_dir=data_dir)
+        except StoreError as exc:
+            raise StoreConfigError(str(exc)) from None
+        recorder = EventRecorder(store, ArgsDigest.for_data_dir(data_dir, environ), clock=clock)
+        quotas = QuotaEnforcer(store, clock)
+        calls = ConnectorCalls(executor, quotas, recorder)
+        return cls(catalog, registry, executor, store, recorder, quotas, calls, location, clock)
+
+    async def open(self) -> None:
+        await self.store.open()
+        self.recorder.start()
+        self.executor.oauth.observer = self.recorder
+        self._opened = True
+        logger.info("store: %s", describe_location(self.location))
+
+    async def aclose(self) -> None:
+        if not self._opened:
+            return
+        self._opened = False
+        self.executor.oauth.observer = None
+        try:
+            await self.recorder.aclose()
+        finally:
+            await self.store.close()

@@ -1,0 +1,1 @@
+"""The gateway's native tools and resources: the management surface of each tenant."""
