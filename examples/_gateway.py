@@ -17,6 +17,7 @@ import httpx2
 import mcp_types as types
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError
 
 DEFAULT_URL = "http://127.0.0.1:8000/mcp"
 DEMO_KEY = "demo-acme-key"
@@ -67,6 +68,26 @@ async def call(
     if result.structured_content is not None:
         return result.structured_content
     return {"text": text_of(result)}
+
+
+def connection_problem(exc: BaseException) -> str | None:
+    """Why the gateway could not be reached or refused us, if that is what ``exc`` means.
+
+    The client raises transport errors inside exception groups; find the first one.
+    """
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = connection_problem(inner)
+            if found is not None:
+                return found
+        return None
+    if isinstance(exc, httpx2.HTTPStatusError):
+        return f"the gateway answered HTTP {exc.response.status_code} (is the API key right?)"
+    if isinstance(exc, MCPError):
+        return f"the gateway refused the request: {exc} (is the API key right?)"
+    if isinstance(exc, (httpx2.HTTPError, OSError)):
+        return f"cannot reach the gateway: {exc}"
+    return None
 
 
 def dump(value: Any) -> str:

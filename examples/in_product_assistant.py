@@ -21,7 +21,14 @@ import sys
 from typing import Any
 
 import mcp_types as types
-from _gateway import ToolFailed, add_connection_options, call, connect, dump
+from _gateway import (
+    ToolFailed,
+    add_connection_options,
+    call,
+    connect,
+    connection_problem,
+    dump,
+)
 from jsonschema import Draft202012Validator
 
 NATIVE_PREFIX = "fastn_"
@@ -110,7 +117,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--args is not JSON: {exc}")
     if not isinstance(arguments, dict):
         parser.error("--args must be a JSON object")
-    return asyncio.run(run(args.url, args.key, args.ask, args.tool, arguments))
+    try:
+        return asyncio.run(run(args.url, args.key, args.ask, args.tool, arguments))
+    except Exception as exc:
+        problem = connection_problem(exc)
+        if problem is None:
+            raise
+        print(problem, file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

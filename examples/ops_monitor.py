@@ -20,7 +20,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx2
-from _gateway import ToolFailed, add_connection_options, call, connect, dump
+from _gateway import (
+    ToolFailed,
+    add_connection_options,
+    call,
+    connect,
+    connection_problem,
+    dump,
+)
 from mcp import Client
 
 
@@ -112,10 +119,17 @@ async def quota_alerts(client: Client, warn_at: float) -> list[dict[str, Any]]:
     return alerts
 
 
+class NotifyFailed(Exception):
+    pass
+
+
 async def notify(webhook: str, report: dict[str, Any]) -> None:
-    async with httpx2.AsyncClient(timeout=10) as http:
-        response = await http.post(webhook, json=report)
-        response.raise_for_status()
+    try:
+        async with httpx2.AsyncClient(timeout=10) as http:
+            response = await http.post(webhook, json=report)
+            response.raise_for_status()
+    except httpx2.HTTPError as exc:
+        raise NotifyFailed(str(exc)) from exc
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -168,8 +182,14 @@ def main(argv: list[str] | None = None) -> int:
     except ToolFailed as failed:
         print(f"{failed.name} failed: {failed}", file=sys.stderr)
         return 2
-    except httpx2.HTTPError as exc:
+    except NotifyFailed as exc:
         print(f"could not notify {args.webhook}: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        problem = connection_problem(exc)
+        if problem is None:
+            raise
+        print(problem, file=sys.stderr)
         return 2
 
 

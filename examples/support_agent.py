@@ -15,7 +15,7 @@ import asyncio
 import sys
 from typing import Any
 
-from _gateway import ToolFailed, add_connection_options, call, connect
+from _gateway import ToolFailed, add_connection_options, call, connect, connection_problem
 
 ENTITY_TYPES = [
     "Contact",
@@ -95,6 +95,12 @@ def main(argv: list[str] | None = None) -> int:
     except ToolFailed as failed:
         print(f"{failed.name} failed: {failed}", file=sys.stderr)
         return 1
+    except Exception as exc:
+        problem = connection_problem(exc)
+        if problem is None:
+            raise
+        print(problem, file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
