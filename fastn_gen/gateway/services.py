@@ -10,6 +10,7 @@ The store is, in order of precedence: ``--store URL``, ``FASTN_STORE_URL``, then
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import Mapping
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from fastn_gen.gateway.calls import ConnectorCalls
 from fastn_gen.gateway.catalog import Catalog
+from fastn_gen.gateway.connection_changes import record_connection_changes
 from fastn_gen.gateway.digest import ArgsDigest
 from fastn_gen.gateway.executor import Executor
 from fastn_gen.gateway.quotas import Clock, QuotaEnforcer, utc_now
@@ -75,6 +77,7 @@ class Services:
     location: str
     clock: Clock = utc_now
     _opened: bool = field(default=False, repr=False)
+    _startup: asyncio.Task[int] | None = field(default=None, repr=False)
 
     @classmethod
     def create(
@@ -111,6 +114,18 @@ class Services:
         self.executor.oauth.observer = self.recorder
         self._opened = True
         logger.info("store: %s", describe_location(self.location))
+        # In the background: with many tenants it must not delay serving.
+        self._startup = asyncio.get_running_loop().create_task(
+            record_connection_changes(self.store, self.recorder, self.registry.tenants),
+            name="fastn-connection-changes",
+        )
+
+    async def flush(self) -> None:
+        """Return once everything recorded so far (start-up records included) is stored."""
+        if self._startup is not None and not self._startup.done():
+            # Shielded: a reader giving up must not cancel the start-up task.
+            await asyncio.wait([self._startup])
+        await self.recorder.flush()
 
     async def aclose(self) -> None:
         if not self._opened:
@@ -118,6 +133,12 @@ class Services:
         self._opened = False
         self.executor.oauth.observer = None
         try:
+            if self._startup is not None:
+                try:
+                    await self._startup
+                except Exception:
+                    logger.exception("recording connection changes failed")
+                self._startup = None
             await self.recorder.aclose()
         finally:
             await self.store.close()

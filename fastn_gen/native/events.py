@@ -96,7 +96,7 @@ class EventHistoryOutput(NativeOutput):
 
 
 async def event_history(ctx: CallContext, query: EventQuery) -> EventHistoryOutput:
-    await ctx.services.recorder.flush()
+    await ctx.services.flush()
     try:
         page = await ctx.services.store.list_events(ctx.tenant.id, query)
     except InvalidCursor:

@@ -127,7 +127,7 @@ def _summary(
 
 
 async def list_integrations(ctx: CallContext) -> ListIntegrationsOutput:
-    await ctx.services.recorder.flush()
+    await ctx.services.flush()
     rows = await ctx.services.store.integration_status(ctx.tenant.id)
     by_connector = {row.connector: row for row in rows}
     items = [_summary(ctx, c, by_connector.get(c)) for c in ctx.tenant.connected_connectors()]
@@ -167,7 +167,7 @@ async def integration_detail(
         raise unknown_integration(connector)
     check = await _run_health_check(ctx, connector) if run_health_check else None
     services = ctx.services
-    await services.recorder.flush()
+    await services.flush()
     rows = await services.store.integration_status(ctx.tenant.id, connector)
     status = next((row for row in rows if row.connector == connector), None)
     errors: list[EventOut] = []

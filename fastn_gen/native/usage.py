@@ -103,7 +103,7 @@ async def usage_summary(ctx: CallContext) -> UsageSummaryOutput:
     now = ctx.now
     month, resets = period_of(MONTHLY, now)
     minute, _ = period_of(PER_MINUTE, now)
-    await ctx.services.recorder.flush()
+    await ctx.services.flush()
     rows = await ctx.services.store.usage(ctx.tenant.id, [month, minute])
     used = {(row.key, row.period): row.used for row in rows}
     quotas = [

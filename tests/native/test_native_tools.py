@@ -264,3 +264,12 @@ async def test_a_tenant_id_other_than_the_authenticated_one_is_refused(
     async with connect(deployment.gateway.url, deployment.keys["globex"]) as globex:
         theirs = await call_ok(globex, "fastn_get_event_history", {"type": "auth_failure"})
     assert theirs["events"] == []
+
+
+async def test_connections_of_the_first_start_are_recorded_as_added(
+    deployment: Deployment,
+) -> None:
+    async with connect(deployment.gateway.url, deployment.keys["acme"]) as acme:
+        history = await call_ok(acme, "fastn_get_event_history", {"type": "connection_change"})
+    added = sorted((e["detail"]["change"], e["connector"]) for e in history["events"])
+    assert added == [("added", "shopify"), ("added", "slack")]
