@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -14,10 +15,30 @@ EXIT_STALE = 1
 EXIT_INVALID = 2
 
 
-def _progress(quiet: bool) -> object:
-    if quiet or not sys.stderr.isatty():
-        return None
-    return lambda name: click.echo(f"  … {name}", err=True)
+class _Progress:
+    """Progress on stderr: one line per spec file with its operation counts, and on a
+    terminal the step under way, rewritten in place (so large builds do not scroll)."""
+
+    def __init__(self, live: bool) -> None:
+        self.live = live
+        self.pending = False
+
+    def __call__(self, message: str, done: bool) -> None:
+        if done:
+            self.clear()
+            click.echo(f"  {message}", err=True)
+        elif self.live:
+            click.echo(f"\r\x1b[K  … {message}", err=True, nl=False, color=True)
+            self.pending = True
+
+    def clear(self) -> None:
+        if self.pending:
+            click.echo("\r\x1b[K", err=True, nl=False, color=True)
+            self.pending = False
+
+
+def _progress(quiet: bool) -> _Progress | None:
+    return None if quiet else _Progress(live=sys.stderr.isatty())
 
 
 def _print_issues(issues: list) -> None:  # type: ignore[type-arg]
@@ -67,7 +88,13 @@ def build(connectors_dir: Path, out_dir: Path, check: bool, quiet: bool) -> None
     """Turn connectors.d into typed tool modules, server.py and manifest.json."""
     from fastn_gen.codegen.build import build as run_build
 
-    report = run_build(connectors_dir, out_dir, check=check, progress=_progress(quiet))  # type: ignore[arg-type]
+    progress = _progress(quiet)
+    started = time.perf_counter()
+    try:
+        report = run_build(connectors_dir, out_dir, check=check, progress=progress)
+    finally:
+        if progress:
+            progress.clear()
     if report.issues:
         _print_issues(report.issues)
         sys.exit(EXIT_INVALID)
@@ -85,6 +112,7 @@ def build(connectors_dir: Path, out_dir: Path, check: bool, quiet: bool) -> None
         click.echo(
             f"built {report.tool_count} tools from {report.connector_count} connectors "
             f"({len(report.skipped)} skipped) into {out_dir}; {len(report.changed)} file(s) changed"
+            f" in {time.perf_counter() - started:.1f} s"
         )
 
 
@@ -101,7 +129,12 @@ def validate(connectors_dir: Path, quiet: bool) -> None:
     """Check the connector specs without writing anything."""
     from fastn_gen.codegen.build import validate as run_validate
 
-    _, report = run_validate(connectors_dir, _progress(quiet))  # type: ignore[arg-type]
+    progress = _progress(quiet)
+    try:
+        _, report = run_validate(connectors_dir, progress)
+    finally:
+        if progress:
+            progress.clear()
     if report.issues:
         _print_issues(report.issues)
         sys.exit(EXIT_INVALID)

@@ -7,8 +7,7 @@ time or machine, and Python files go through ``ruff`` with fixed settings.
 from __future__ import annotations
 
 import hashlib
-import json
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,10 +16,11 @@ import jinja2
 
 from fastn_gen import __version__
 from fastn_gen.codegen.formatting import format_python
+from fastn_gen.codegen.jsontext import dumps_layered
 from fastn_gen.codegen.literals import py_literal
 from fastn_gen.codegen.pymodels import render_model_builder
 from fastn_gen.spec.ir import Connector, Tool
-from fastn_gen.spec.loader import LoadResult
+from fastn_gen.spec.loader import LoadResult, Progress
 
 MANIFEST_FORMAT = 1
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
@@ -173,7 +173,7 @@ def render_connector(env: jinja2.Environment, c: Connector) -> str:
 def render_outputs(
     result: LoadResult,
     templates_dir: Path = DEFAULT_TEMPLATES,
-    progress: Callable[[str], None] | None = None,
+    progress: Progress | None = None,
 ) -> dict[str, bytes]:
     """Every file of generated/, keyed by its path relative to the output directory."""
     env = template_environment(templates_dir)
@@ -191,11 +191,15 @@ def render_outputs(
     }
     for c in connectors:
         if progress:
-            progress(c.name)
+            progress(f"rendering connectors/{c.name}.py ({len(c.tools)} tools)", False)
         python[f"connectors/{c.name}.py"] = render_connector(env, c)
+    if progress:
+        progress(f"formatting {len(python)} Python files", False)
     outputs = {path: source.encode() for path, source in format_python(python).items()}
+    if progress:
+        progress("writing manifest.json", False)
     manifest = build_manifest(result, templates_dir)
-    outputs["manifest.json"] = (json.dumps(manifest, indent=1, ensure_ascii=False) + "\n").encode()
+    outputs["manifest.json"] = (dumps_layered(manifest) + "\n").encode()
     return dict(sorted(outputs.items()))
 
 

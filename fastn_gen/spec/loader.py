@@ -15,6 +15,7 @@ them all.
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,10 @@ import yaml
 from fastn_gen.spec.errors import SpecError, SpecIssue, pointer
 from fastn_gen.spec.ir import Connector
 from fastn_gen.spec.naming import snake_case
+
+# Progress reports: (message, done). ``done`` is False when a step starts (a display
+# may overwrite the line) and True for a result worth keeping, one per spec file.
+Progress = Callable[[str, bool], None]
 
 BARE_OPENAPI_SUFFIXES = (".openapi.yaml", ".openapi.yml", ".openapi.json")
 NATIVE_SUFFIXES = (".yaml", ".yml")
@@ -103,10 +108,15 @@ def load_file(path: Path, connectors_dir: Path, result: LoadResult) -> Connector
         except ValueError:
             doc_source = doc_path.as_posix()
         result.inputs[doc_source] = _sha256(doc_path)
-        return load_openapi_connector(doc_path, options, doc_source)
+        return load_openapi_connector(doc_path, options, doc_source, source)
     if not isinstance(data, dict):
         raise SpecError([SpecIssue(source, "", "expected a mapping at the top level")])
     return load_native_connector(data, source)
+
+
+def _counts(connector: Connector) -> str:
+    tools, skipped = len(connector.tools), len(connector.skipped)
+    return f"{tools + skipped} operation(s): {tools} tool(s), {skipped} skipped"
 
 
 def _check_gateway_uniqueness(connectors: list[Connector]) -> list[SpecIssue]:
@@ -138,21 +148,25 @@ def _check_gateway_uniqueness(connectors: list[Connector]) -> list[SpecIssue]:
     return issues
 
 
-def load_connectors(
-    connectors_dir: Path, progress: Callable[[str], None] | None = None
-) -> LoadResult:
+def load_connectors(connectors_dir: Path, progress: Progress | None = None) -> LoadResult:
     """Load every spec in the directory. Check ``result.issues`` before using the rest."""
     result = LoadResult()
     if not connectors_dir.is_dir():
         result.issues.append(SpecIssue(str(connectors_dir), "", "no such directory"))
         return result
     for path in discover(connectors_dir):
+        started = time.perf_counter()
         if progress:
-            progress(path.name)
+            progress(f"loading {path.name}", False)
         try:
-            result.connectors.append(load_file(path, connectors_dir, result))
+            connector = load_file(path, connectors_dir, result)
         except SpecError as exc:
-            result.issues.extend(exc.issues)
+            result.issues.extend(exc.issues)  # listed by the caller, with every other one
+            continue
+        result.connectors.append(connector)
+        if progress:
+            seconds = time.perf_counter() - started
+            progress(f"{path.name}: {_counts(connector)} in {seconds:.1f} s", True)
     result.connectors.sort(key=lambda c: c.name)
     result.issues.extend(_check_gateway_uniqueness(result.connectors))
     return result

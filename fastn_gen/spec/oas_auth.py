@@ -120,8 +120,10 @@ def _schemes(doc: Document, resolver: Resolver) -> tuple[dict[str, Any], str]:
 
 
 def select_auth(
-    doc: Document, resolver: Resolver, options: OpenAPIOptions
+    doc: Document, resolver: Resolver, options: OpenAPIOptions, options_source: str | None = None
 ) -> tuple[AuthChoice, list[SpecIssue]]:
+    """The scheme to use; an unknown ``options.security`` is reported against the
+    wrapper (``options_source``), an unusable declared one against the document."""
     schemes, base = _schemes(doc, resolver)
     mapping = options.security
     resolved: dict[str, tuple[Any, str]] = {}
@@ -134,7 +136,12 @@ def select_auth(
         if mapping.scheme not in resolved:
             declared = ", ".join(sorted(resolved)) or "none"
             msg = f"security scheme {mapping.scheme!r} is not declared (declared: {declared})"
-            return AuthChoice(AuthScheme("none"), None), [SpecIssue(doc.source, base, msg)]
+            issue = (
+                SpecIssue(options_source, pointer("security", "scheme"), msg)
+                if options_source
+                else SpecIssue(doc.source, base, msg)
+            )
+            return AuthChoice(AuthScheme("none"), None), [issue]
         raw, ptr = resolved[mapping.scheme]
         result = to_auth(raw, doc.version, mapping.prefix) if isinstance(raw, dict) else str(raw)
         if isinstance(result, str):

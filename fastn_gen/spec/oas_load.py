@@ -172,8 +172,16 @@ def check_document_objects(doc: Document, with_servers: bool) -> list[SpecIssue]
     except pydantic.ValidationError as exc:
         for err in exc.errors():
             where = _existing_pointer(skeleton, err["loc"])
-            issues.append(SpecIssue(doc.source, where, err["msg"]))
+            issues.append(SpecIssue(doc.source, where, _message(err)))
     return issues
+
+
+def _message(err: Any) -> str:
+    """pydantic's message, naming the field when it is missing (the pointer cannot)."""
+    field = err["loc"][-1] if err["loc"] else None
+    if err["type"] == "missing" and isinstance(field, str):
+        return f"missing required field {field!r}"
+    return str(err["msg"])
 
 
 def _servers_for_check(servers: Any) -> Any:

@@ -54,20 +54,29 @@ class _Draft:
     override: str | None
 
 
-def load_openapi_connector(doc_path: Path, options: OpenAPIOptions, source: str) -> Connector:
-    """Build a connector from the document at ``doc_path``; SpecError if unusable."""
+def load_openapi_connector(
+    doc_path: Path, options: OpenAPIOptions, source: str, options_source: str | None = None
+) -> Connector:
+    """Build a connector from the document at ``doc_path``; SpecError if unusable.
+
+    ``options_source`` is the wrapper the options came from: problems with the options
+    (names, security mapping, health check) are reported against it, not the document.
+    """
+    wrapper = options_source or source
     doc = read_document(doc_path, source)
     resolver = Resolver(doc.data)
     issues = check_document_objects(doc, with_servers=options.base_url is None)
     base = base_url(doc, options)
     issues += base.issues
-    auth, auth_issues = select_auth(doc, resolver, options)
+    auth, auth_issues = select_auth(doc, resolver, options, options_source)
     issues += auth_issues
     entries = list(iter_operations(doc, resolver))
     operations = [e for e in entries if isinstance(e, RawOperation)]
-    overrides, override_issues = _overrides(options, operations, source)
+    overrides, override_issues = _overrides(options, operations, wrapper)
     issues += override_issues
-    if issues:
+    # Only the health check needs the tools; build them when the options are the only
+    # problem, so that every mistake in a wrapper is reported in one run.
+    if any(i.file != wrapper for i in issues) or (issues and not options.health_check):
         raise SpecError(issues)
 
     names = _def_names(doc)
@@ -99,7 +108,9 @@ def load_openapi_connector(doc_path: Path, options: OpenAPIOptions, source: str)
     tools = _tools(options, drafts)
     if options.health_check and options.health_check not in {t.name for t in tools}:
         msg = f"health_check names no tool of this connector: {options.health_check!r}"
-        raise SpecError([SpecIssue(source, pointer("health_check"), msg)])
+        issues.append(SpecIssue(wrapper, pointer("health_check"), msg))
+    if issues:
+        raise SpecError(issues)
     return Connector(
         name=options.name,
         title=options.title or _info_text(doc, "title") or options.name,
