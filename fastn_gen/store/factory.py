@@ -3,7 +3,7 @@
 - ``postgresql://...`` or ``postgres://...`` -> PostgreSQL; an optional ``schema=NAME``
   query parameter keeps the tables in that schema (it is created if missing).
 - ``sqlite:///abs/path.db``, ``sqlite:relative.db`` or a plain path -> SQLite.
-- Nothing given -> ``FASTN_STORE_URL``; failing that ``<data_dir>/store.sqlite3``.
+- Nothing given -> ``FASTN_STORE_URL``; failing that ``<data_dir>/fastn.db``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from fastn_gen.store.errors import StoreError
 from fastn_gen.store.sqlite import SQLiteStore
 
 ENV_VAR = "FASTN_STORE_URL"
-DEFAULT_SQLITE_NAME = "store.sqlite3"
+DEFAULT_SQLITE_NAME = "fastn.db"
 
 
 def store_from_url(url_or_path: str | Path | None = None, *, data_dir: Path | None = None) -> Store:

@@ -32,7 +32,7 @@ def test_sqlite_urls_and_paths(tmp_path: Path) -> None:
     assert sqlite_path(Path("nested/state.db"), tmp_path) == tmp_path / "nested/state.db"
     assert sqlite_path(str(tmp_path / "abs.db"), Path("/elsewhere")) == tmp_path / "abs.db"
     assert sqlite_path("sqlite:///tmp/with%20space.db") == Path("/tmp/with space.db")
-    assert sqlite_path(None, tmp_path) == tmp_path / "store.sqlite3"
+    assert sqlite_path(None, tmp_path) == tmp_path / "fastn.db"
 
 
 def test_postgres_url_with_schema_parameter() -> None:
