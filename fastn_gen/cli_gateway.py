@@ -14,6 +14,8 @@ from pathlib import Path
 
 import click
 
+from fastn_gen.gateway import serve_options
+
 # Kept in step with fastn_gen.gateway.serve; not imported so `--help` stays fast.
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -82,6 +84,7 @@ _CONFIG_OPTION = click.option(
     show_default=True,
     type=click.Choice(["debug", "info", "warning", "error"]),
 )
+@serve_options.click_options
 def serve(
     config_path: Path,
     generated_dir: Path,
@@ -96,6 +99,7 @@ def serve(
     store_url: str | None,
     upstream_timeout: float | None,
     log_level: str,
+    **reliability: object,
 ) -> None:
     """Run the multi-tenant gateway (streamable HTTP at /mcp, or stdio for one tenant)."""
     from fastn_gen.gateway import serve as gateway_serve
@@ -117,6 +121,7 @@ def serve(
         argv += ["--store", store_url]
     if upstream_timeout is not None:
         argv += ["--upstream-timeout", str(upstream_timeout)]
+    argv += serve_options.forwarded(reliability)
     if stdio:
         argv += ["--tenant", str(tenant_id)]
     else:
@@ -200,6 +205,25 @@ def secrets_list(config_path: Path, tenant_id: str) -> None:
             click.echo(line)
     except _secret_errors() as exc:
         raise click.ClickException(str(exc)) from None
+
+
+@secrets.command("rotate-key")
+@_CONFIG_OPTION
+@click.option(
+    "--new-key-stdin",
+    is_flag=True,
+    help="Read the new key (base64) from stdin instead of generating one.",
+)
+def secrets_rotate_key(config_path: Path, new_key_stdin: bool) -> None:
+    """Re-encrypt the secrets file under a new key, which replaces the old one."""
+    from fastn_gen.gateway.secrets_cli import rotate_key_command
+
+    try:
+        lines = rotate_key_command(config_path, new_key_stream=sys.stdin if new_key_stdin else None)
+    except _secret_errors() as exc:
+        raise click.ClickException(str(exc)) from None
+    for line in lines:
+        click.echo(line)
 
 
 def claude_desktop_entry(

@@ -19,12 +19,17 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from fastn_gen.gateway.auth import TenantAuth
+from fastn_gen.gateway.body_limit import RequestGuard, RequestLimits
 from fastn_gen.gateway.catalog import Catalog
 from fastn_gen.gateway.executor import Executor
 from fastn_gen.gateway.handlers import GatewayHandlers, build_server
+from fastn_gen.gateway.oauth_config import OAuthResourceModel
+from fastn_gen.gateway.oauth_resource import metadata_routes
 from fastn_gen.gateway.origin import LOOPBACK_HOSTS, HostOriginGuard, HostPolicy
+from fastn_gen.gateway.scopes import ResourceServer, ScopeGuard
 from fastn_gen.gateway.services import Services
 from fastn_gen.gateway.tenancy import Tenant, TenantRegistry
 
@@ -48,6 +53,10 @@ class HttpOptions:
     anonymous_tenant: str | None = None
     # Plain JSON responses: no SSE framing per call, and nothing here streams.
     json_response: bool = True
+    # Body size (413 above it) and JSON shape bounds, checked before the MCP layer.
+    limits: RequestLimits = RequestLimits()
+    # OAuth resource-server mode (JWT access tokens besides API keys).
+    oauth: OAuthResourceModel | None = None
 
 
 def anonymous_tenant(registry: TenantRegistry, options: HttpOptions) -> Tenant | None:
@@ -86,18 +95,31 @@ def create_app(
     policy = HostPolicy.for_bind(
         options.host, options.port, options.allowed_hosts, options.allowed_origins
     )
-    server = build_server(GatewayHandlers(catalog, executor, services))
+    handlers = GatewayHandlers(catalog, executor, services)
+    server = build_server(handlers)
     # Host/Origin are checked by HostOriginGuard before authentication, so the SDK's
     # own check (which would run after it) is left off.
     manager = StreamableHTTPSessionManager(
-        app=server, stateless=True, json_response=options.json_response, security_settings=None
+        app=server,
+        stateless=True,
+        json_response=options.json_response,
+        security_settings=None,
+        max_request_body_size=options.limits.max_body_bytes,
     )
+    resource = None
+    inner: ASGIApp = StreamableHTTPASGIApp(manager)
+    if options.oauth is not None:
+        native = handlers.native.tools if handlers.native is not None else ()
+        tools = [*native, *(entry.tool for entry in catalog.tools.values())]
+        resource = ResourceServer.create(options.oauth, tools)
+        inner = ScopeGuard(inner, resource)
     mcp_app = HostOriginGuard(
         TenantAuth(
-            StreamableHTTPASGIApp(manager),
+            RequestGuard(inner, options.limits),
             registry,
             anonymous,
             on_refused=services.recorder.auth_failure if services is not None else None,
+            resource=resource,
         ),
         policy,
     )
@@ -134,6 +156,7 @@ def create_app(
             # handshake-era client's GET open with nothing ever to send on it.
             Route(MCP_PATH, endpoint=mcp_app, methods=["POST"]),
             Route(HEALTH_PATH, endpoint=healthz),
+            *(metadata_routes(options.oauth) if options.oauth is not None else []),
         ],
         lifespan=lifespan,
     )

@@ -14,11 +14,13 @@ from typing import Any
 
 import anyio.to_thread
 from starlette.datastructures import Headers
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from fastn_gen.gateway.apikeys import key_id
 from fastn_gen.gateway.context import serving_tenant
+from fastn_gen.gateway.oauth_resource import Principal, looks_like_jwt
+from fastn_gen.gateway.scopes import SCOPE_GRANTED, ResourceServer
 from fastn_gen.gateway.tenancy import Tenant, TenantRegistry
 
 logger = logging.getLogger(__name__)
@@ -61,11 +63,14 @@ class TenantAuth:
         registry: TenantRegistry,
         anonymous: Tenant | None = None,
         on_refused: RefusalRecorder | None = None,
+        resource: ResourceServer | None = None,
     ) -> None:
         self.app = app
         self.registry = registry
         self.anonymous = anonymous
         self.on_refused = on_refused
+        # OAuth resource-server mode: JWT access tokens besides API keys.
+        self.resource = resource
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -73,15 +78,22 @@ class TenantAuth:
             return
         authorization = Headers(scope=scope).get("authorization")
         tenant: Tenant | None
+        granted: frozenset[str] | None = None
+        key = bearer_key(authorization) if authorization is not None else None
         if authorization is None:
             tenant = self.anonymous
             if tenant is None:
-                await unauthorized("missing bearer token", invalid_token=False)(
+                await self._unauthorized("missing bearer token", invalid_token=False)(
                     scope, receive, send
                 )
                 return
+        elif self.resource is not None and key is not None and looks_like_jwt(key):
+            found = await self.resource.authenticate(key, self.registry)
+            if not isinstance(found, Principal):
+                await found(scope, receive, send)
+                return
+            tenant, granted = found.tenant, found.scopes
         else:
-            key = bearer_key(authorization)
             # In a worker thread: the first check of a generated key runs scrypt
             # (~50 ms), which must not stall every other request on the loop.
             tenant = (
@@ -91,12 +103,22 @@ class TenantAuth:
             )
             if tenant is None:
                 await self._refused(key)
-                await unauthorized("unknown API key", invalid_token=True)(scope, receive, send)
+                await self._unauthorized("unknown API key", invalid_token=True)(
+                    scope, receive, send
+                )
                 return
         scope = dict(scope)
         scope["headers"] = [(k, v) for k, v in scope["headers"] if k != b"authorization"]
+        if granted is not None:
+            scope[SCOPE_GRANTED] = granted
         with serving_tenant(tenant):
             await self.app(scope, receive, send)
+
+    def _unauthorized(self, message: str, *, invalid_token: bool) -> Response:
+        if self.resource is not None:
+            # Points the client at the protected-resource metadata (RFC 9728).
+            return self.resource.unauthorized(message, invalid_token=invalid_token)
+        return unauthorized(message, invalid_token=invalid_token)
 
     async def _refused(self, key: str | None) -> None:
         """Log a refused key; record it for the tenant a generated key's id names.

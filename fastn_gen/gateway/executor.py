@@ -24,9 +24,11 @@ import httpx
 
 from fastn_gen.gateway.auth_inject import AuthError, auth_material
 from fastn_gen.gateway.credentials import CredentialError, resolve_credentials
+from fastn_gen.gateway.egress import EgressRefused
 from fastn_gen.gateway.http_pool import (
     ClientPool,
     ResponseTooLarge,
+    TotalTimeout,
     UpstreamOptions,
     UpstreamResponse,
 )
@@ -35,6 +37,7 @@ from fastn_gen.gateway.outcome import (
     ERR_ARGUMENTS,
     ERR_CONNECT,
     ERR_CREDENTIALS,
+    ERR_EGRESS,
     ERR_HTTP,
     ERR_OAUTH,
     ERR_REDIRECT,
@@ -43,11 +46,13 @@ from fastn_gen.gateway.outcome import (
     ERR_TRANSPORT,
     ToolOutcome,
     error_outcome,
+    scrub_outcome,
     success_outcome,
     upstream_message,
 )
 from fastn_gen.gateway.redact import Redactor
 from fastn_gen.gateway.request_builder import PreparedRequest, RequestBuildError, build_request
+from fastn_gen.gateway.resilience import Resilience, parse_retry_after
 from fastn_gen.gateway.secrets import OAuthToken, SecretStore
 from fastn_gen.gateway.tenancy import Connection, Tenant
 from fastn_gen.runtime.operation import ConnectorSpec, Operation
@@ -82,6 +87,7 @@ class Executor:
     ``secret_store`` resolves ``secret:`` references and keeps refreshed OAuth tokens;
     when None, each tenant's own store (set by :class:`TenantRegistry`) is used.
     ``environ`` defaults to the live process environment, read at every call.
+    With ``resilience``, calls are retried and circuit-broken (:mod:`.resilience`).
     """
 
     def __init__(
@@ -90,8 +96,10 @@ class Executor:
         *,
         secret_store: SecretStore | None = None,
         environ: Mapping[str, str] | None = None,
+        resilience: Resilience | None = None,
     ) -> None:
         self.pool = ClientPool(options)
+        self.resilience = resilience
         self.oauth = OAuthTokens(self.pool)
         self._secret_store = secret_store
         self._environ = environ
@@ -100,6 +108,21 @@ class Executor:
         await self.pool.aclose()
 
     async def execute(
+        self,
+        tenant: Tenant,
+        connection: Connection,
+        connector: ConnectorSpec,
+        operation: Operation,
+        arguments: dict[str, Any],
+    ) -> ToolOutcome:
+        async def attempt() -> ToolOutcome:
+            return await self._execute_once(tenant, connection, connector, operation, arguments)
+
+        if self.resilience is None:
+            return await attempt()
+        return await self.resilience.run(tenant.id, connector.name, operation, attempt)
+
+    async def _execute_once(
         self,
         tenant: Tenant,
         connection: Connection,
@@ -213,16 +236,25 @@ class Executor:
         except httpx.ConnectTimeout:
             message = f"timed out after {timeouts.connect_timeout:g} s connecting to {describe}"
             kind = ERR_TIMEOUT
+        except TotalTimeout as exc:
+            message = f"{describe} sent {exc}"
+            kind = ERR_TIMEOUT
         except httpx.TimeoutException:
             message = f"timed out after {timeouts.read_timeout:g} s waiting for {describe}"
             kind = ERR_TIMEOUT
         except httpx.ConnectError as exc:
-            message = f"could not connect to {describe}: {_reason(exc)}"
-            kind = ERR_CONNECT
+            refused = isinstance(exc.__cause__, EgressRefused)
+            verb = "refused to" if refused else "could not"
+            message = f"{verb} connect to {describe}: {_reason(exc)}"
+            kind = ERR_EGRESS if refused else ERR_CONNECT
         except ResponseTooLarge as exc:
             message = f"response from {describe} is larger than {exc.limit} bytes"
             kind = ERR_TOO_LARGE
-        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        except httpx.InvalidURL as exc:
+            # From the arguments (a query too long for a URL): repeating cannot help.
+            message = f"request to {describe} cannot be sent: {_reason(exc)}"
+            kind = ERR_ARGUMENTS
+        except httpx.HTTPError as exc:
             message = f"request to {describe} failed: {_reason(exc)}"
             kind = ERR_TRANSPORT
         raise _Failed(error_outcome(redact(f"Upstream error: {message}"), kind, _ms(started)))
@@ -237,7 +269,7 @@ class Executor:
     ) -> ToolOutcome:
         status = response.status
         if 200 <= status < 300:
-            return success_outcome(
+            succeeded = success_outcome(
                 response,
                 latency_ms,
                 ok_field=connector.response_ok_field,
@@ -245,6 +277,7 @@ class Executor:
                 describe=describe,
                 redact=redact,
             )
+            return scrub_outcome(succeeded, redact)
         head = f"Upstream error: HTTP {status} {response.reason}".rstrip() + f" from {describe}"
         if 300 <= status < 400:
             location = response.headers.get("location", "")
@@ -256,7 +289,10 @@ class Executor:
         if status == 429 and retry:
             message += f" (retry after {retry} s)"
         text = f"{head}: {message}" if message else head
-        return error_outcome(redact(text), ERR_HTTP, latency_ms, status)
+        outcome = error_outcome(redact(text), ERR_HTTP, latency_ms, status)
+        if status in (429, 503):
+            outcome = replace(outcome, retry_after=parse_retry_after(retry))
+        return outcome
 
     @staticmethod
     def _log(tenant: Tenant, operation: Operation, outcome: ToolOutcome, redact: Redactor) -> None:

@@ -6,19 +6,31 @@ otherwise ride along on the next tenant's request to the same host). Redirects a
 followed: a 3xx could point a credential-bearing request at another host.
 ``trust_env`` is off by default so ``.netrc`` and proxy variables cannot add
 credentials or reroute traffic behind the operator's back.
+
+With ``public_only`` (the gateway's setting) connections to private, loopback and
+link-local addresses are refused unless the request's connector is ``self_hosted``
+(:mod:`.egress`). Every request also has an overall deadline: per-read timeouts alone
+let an upstream that drips one byte at a time hold a call forever.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from dataclasses import dataclass
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 import httpx
 
 from fastn_gen import __version__
+from fastn_gen.gateway.egress import PublicOnlyTransport
+from fastn_gen.gateway.redact import RedactingFilter
 from fastn_gen.gateway.request_builder import PreparedRequest
 
 USER_AGENT = f"fastn-gen/{__version__}"
+
+# httpx logs each request's full URL, query string included.
+logging.getLogger("httpx").addFilter(RedactingFilter())
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +44,20 @@ class UpstreamOptions:
     keepalive_expiry: float = 30.0
     max_response_bytes: int = 10 * 1024 * 1024
     trust_env: bool = False
+    # Refuse private destinations for connectors that are not self_hosted.
+    public_only: bool = False
+    # Whole request, connect to last byte; None: connect timeout + twice the read timeout.
+    total_timeout: float | None = None
+
+    @property
+    def deadline(self) -> float:
+        if self.total_timeout is not None:
+            return self.total_timeout
+        return self.connect_timeout + 2 * self.read_timeout
+
+
+class TotalTimeout(httpx.ReadTimeout):
+    """The upstream kept the connection busy past the overall deadline."""
 
 
 class ResponseTooLarge(Exception):
@@ -60,13 +86,19 @@ def _no_cookies() -> CookieJar:
 class ClientPool:
     def __init__(self, options: UpstreamOptions | None = None) -> None:
         self.options = options or UpstreamOptions()
-        self._clients: dict[tuple[str, str, int | None], httpx.AsyncClient] = {}
+        self._clients: dict[tuple[str, str, int | None, bool], httpx.AsyncClient] = {}
 
-    def client_for(self, url: httpx.URL) -> httpx.AsyncClient:
-        origin = (url.scheme, url.host, url.port)
+    def client_for(self, url: httpx.URL, private_ok: bool = False) -> httpx.AsyncClient:
+        o = self.options
+        public_only = o.public_only and not private_ok
+        origin = (url.scheme, url.host, url.port, public_only)
         client = self._clients.get(origin)
         if client is None:
-            o = self.options
+            limits = httpx.Limits(
+                max_connections=o.max_connections,
+                max_keepalive_connections=o.max_keepalive_connections,
+                keepalive_expiry=o.keepalive_expiry,
+            )
             client = httpx.AsyncClient(
                 timeout=httpx.Timeout(
                     connect=o.connect_timeout,
@@ -74,10 +106,11 @@ class ClientPool:
                     write=o.write_timeout,
                     pool=o.pool_timeout,
                 ),
-                limits=httpx.Limits(
-                    max_connections=o.max_connections,
-                    max_keepalive_connections=o.max_keepalive_connections,
-                    keepalive_expiry=o.keepalive_expiry,
+                limits=limits,
+                transport=(
+                    PublicOnlyTransport(limits=limits, trust_env=o.trust_env)
+                    if public_only
+                    else None
                 ),
                 follow_redirects=False,
                 trust_env=o.trust_env,
@@ -89,8 +122,15 @@ class ClientPool:
 
     async def send(self, prepared: PreparedRequest) -> UpstreamResponse:
         """Send ``prepared``; raises httpx errors or :class:`ResponseTooLarge`."""
+        try:
+            async with asyncio.timeout(self.options.deadline):
+                return await self._send(prepared)
+        except TimeoutError:
+            raise TotalTimeout(f"no complete answer within {self.options.deadline:g} s") from None
+
+    async def _send(self, prepared: PreparedRequest) -> UpstreamResponse:
         url = httpx.URL(prepared.url)
-        client = self.client_for(url)
+        client = self.client_for(url, prepared.private_ok)
         request = client.build_request(
             prepared.method,
             url,

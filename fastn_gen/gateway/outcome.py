@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from fastn_gen.gateway.http_pool import UpstreamResponse
+from fastn_gen.gateway.redact import MIN_VALUE_IN_DATA, Redactor
 
 MESSAGE_LIMIT = 500
 
@@ -21,6 +22,7 @@ ERR_TRANSPORT = "transport"
 ERR_TOO_LARGE = "response_too_large"
 ERR_REDIRECT = "redirect"
 ERR_HTTP = "http_status"
+ERR_EGRESS = "egress_refused"  # a destination the connector may not reach
 ERR_UPSTREAM = "upstream_error"  # HTTP 200 with the API's own failure flag (Slack ok=false)
 
 
@@ -32,6 +34,8 @@ class ToolOutcome:
     upstream_status: int | None
     latency_ms: float
     error: str | None = None
+    # Seconds the upstream asked us to wait (``Retry-After`` of a 429 or 503).
+    retry_after: float | None = None
 
 
 def parse_json(body: bytes) -> tuple[bool, Any]:
@@ -138,3 +142,13 @@ def error_outcome(
         latency_ms=latency_ms,
         error=kind,
     )
+
+
+def scrub_outcome(outcome: ToolOutcome, redact: Redactor) -> ToolOutcome:
+    """A successful outcome without the call's own credential values: an upstream that
+    echoes the request (debug endpoints, some error-free 200 answers) must not hand the
+    tenant's credential to the client."""
+    if not any(len(s) >= MIN_VALUE_IN_DATA and s in outcome.text for s in redact.secrets):
+        return outcome
+    structured = redact.scrub(outcome.structured) if outcome.structured is not None else None
+    return replace(outcome, text=redact.values_only(outcome.text), structured=structured)

@@ -9,8 +9,10 @@ echoes, vendor token formats, key-like query parameters, long random strings).
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Iterable
+from typing import Any
 from urllib.parse import quote, quote_plus
 
 REDACTED = "[REDACTED]"
@@ -18,6 +20,8 @@ REDACTED = "[REDACTED]"
 # Values shorter than this are not replaced verbatim: replacing every "ab" in a
 # message would destroy it, and a credential that short protects nothing anyway.
 MIN_SECRET_LENGTH = 4
+# In successful results only longer values are replaced: a short value may be data.
+MIN_VALUE_IN_DATA = 8
 
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # "Authorization: Basic abc", "authorization=Bearer abc", "Proxy-Authorization: x"
@@ -90,6 +94,28 @@ class Redactor:
     def with_secrets(self, secrets: Iterable[str]) -> Redactor:
         return Redactor((*self._secrets, *secrets))
 
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return self._secrets
+
+    def values_only(self, text: str) -> str:
+        """``text`` without the exact secret values (no pattern layer), for successful
+        results: patterns would also match data such as commit hashes."""
+        for value in self._secrets:
+            if len(value) >= MIN_VALUE_IN_DATA and value in text:
+                text = text.replace(value, REDACTED)
+        return text
+
+    def scrub(self, value: Any) -> Any:
+        """A JSON value with the exact secret values removed from every string in it."""
+        if isinstance(value, str):
+            return self.values_only(value)
+        if isinstance(value, list):
+            return [self.scrub(v) for v in value]
+        if isinstance(value, dict):
+            return {self.values_only(str(k)): self.scrub(v) for k, v in value.items()}
+        return value
+
     def __call__(self, text: str) -> str:
         for value in self._secrets:
             if value in text:
@@ -104,3 +130,18 @@ class Redactor:
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
     """``text`` without ``secrets`` and without anything that looks like a credential."""
     return Redactor(secrets)(text)
+
+
+class RedactingFilter(logging.Filter):
+    """Redacts credential-looking text from the records of a library's logger.
+
+    httpx logs every request URL at INFO; a connector that sends its key as a query
+    parameter would otherwise have the key written to the log.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = Redactor()(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from fastn_gen.gateway.egress import within_base
 from fastn_gen.runtime.operation import BodySpec, ConnectorSpec, Operation, ParamSpec
 
 _PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
@@ -45,6 +46,8 @@ class PreparedRequest:
     headers: tuple[tuple[str, str], ...] = ()
     content: bytes | None = None
     multipart: tuple[MultipartField, ...] | None = None
+    # The connector is self_hosted: its host may resolve to private addresses.
+    private_ok: bool = False
 
     def with_query(
         self, extra: Iterable[tuple[str, str]], drop: str | None = None
@@ -282,6 +285,8 @@ def build_request(
     """The upstream request for ``operation`` with already-validated ``arguments``."""
     base = substitute_variables(connector.base_url, connector, variables).rstrip("/")
     url = base + build_path(operation, arguments)
+    if not within_base(url, base):
+        raise RequestBuildError(f"the request would leave the connector's base URL {base}")
 
     query: list[tuple[str, str]] = []
     headers: list[tuple[str, str]] = []
@@ -317,4 +322,5 @@ def build_request(
         headers=tuple(headers),
         content=content,
         multipart=multipart,
+        private_ok=connector.self_hosted,
     )

@@ -7,6 +7,14 @@ created with mode 0600 on first write. Writes go to a temporary file in the same
 directory and are renamed over the old file, under an exclusive lock file, so readers
 never see a half-written file and concurrent writers (the gateway persisting refreshed
 OAuth tokens while an operator runs ``fastn-gen secrets set``) do not lose updates.
+
+``fastn-gen secrets rotate-key`` re-encrypts everything under a new key
+(:meth:`SecretStore.rotate_key`). The new key file is written first as
+``secrets.key.new``, then the secrets file is re-encrypted, then the new key replaces
+the old one; a reader that finds the file encrypted under the pending key (a rotation
+interrupted between the last two steps) uses it and completes the rotation. A running
+gateway that cannot decrypt with its cached key re-reads the key file, so it picks up
+a rotated key without a restart.
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ DATA_DIR_ENV = "FASTN_DATA_DIR"
 DEFAULT_DATA_DIR = ".fastn"
 SECRETS_FILE = "secrets.enc.json"
 KEY_FILE = "secrets.key"
+PENDING_SUFFIX = ".new"
 
 FORMAT = "fastn-gen-secrets"
 FORMAT_VERSION = 1
@@ -48,6 +57,17 @@ _NONCE_BYTES = 12
 
 class SecretStoreError(Exception):
     """The secrets file or its key cannot be used. Messages never contain secret values."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rotation:
+    """What :meth:`SecretStore.rotate_key` did (names and counts, never values)."""
+
+    tenants: int
+    values: int
+    oauth_tokens: int
+    key_file: Path | None  # None: the key comes from FASTN_SECRETS_KEY
+    new_key: str  # base64; the operator must install it where the key comes from
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +213,89 @@ class SecretStore:
             self._cache, self._cache_stamp = doc, stamp
         return doc
 
+    # -- key rotation ---------------------------------------------------------------
+
+    def rotate_key(self, new_key: bytes | None = None) -> Rotation:
+        """Re-encrypt the secrets file under ``new_key`` (default: a fresh random key).
+
+        With the key in a file, the new key replaces it (see the module docstring for
+        the order of writes). With ``FASTN_SECRETS_KEY`` the file is re-encrypted and the
+        new key returned: set it in the environment before the next start.
+        """
+        key = new_key if new_key is not None else AESGCM.generate_key(bit_length=256)
+        if len(key) != 32:
+            raise SecretStoreError("the new key must be 32 bytes (AES-256)")
+        from_env = bool(self._env().get(KEY_ENV))
+        with self._locked():
+            doc = self._decrypt_file()
+            if self._load_key(create=False) == key:
+                raise SecretStoreError("the new key is the current key")
+            pending = self._pending_key_path()
+            if not from_env:
+                self._write_key(pending, key)
+            try:
+                self._key = key
+                self._write_atomic(self._encrypt(doc))
+            except OSError as exc:
+                self._key = None
+                raise SecretStoreError(f"cannot write {self.path}: {exc.strerror}") from None
+            if not from_env:
+                os.replace(pending, self.key_path)
+                _fsync_dir(self.key_path.parent)
+            self._cache, self._cache_stamp = None, None
+        values = doc.get("values", {})
+        oauth = doc.get("oauth", {})
+        return Rotation(
+            tenants=len(set(values) | set(oauth)),
+            values=sum(len(f) for conns in values.values() for f in conns.values()),
+            oauth_tokens=sum(len(conns) for conns in oauth.values()),
+            key_file=None if from_env else self.key_path,
+            new_key=base64.b64encode(key).decode("ascii"),
+        )
+
+    def _pending_key_path(self) -> Path:
+        return self.key_path.with_name(self.key_path.name + PENDING_SUFFIX)
+
+    def _env(self) -> Mapping[str, str]:
+        return os.environ if self._environ is None else self._environ
+
+    def _write_key(self, path: Path, key: bytes) -> None:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)  # a leftover of an interrupted rotation that never got used
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as f:
+            f.write(base64.b64encode(key).decode("ascii") + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        _fsync_dir(path.parent)
+
+    def _decrypt_with_fallbacks(self, nonce: bytes, ciphertext: bytes) -> bytes:
+        """Decrypt with the cached key, else a key file that changed since (a rotation by
+        another process), else the pending key of an interrupted rotation."""
+        key = self._load_key(create=False)
+        try:
+            return AESGCM(key).decrypt(nonce, ciphertext, _AAD)
+        except InvalidTag:
+            pass
+        if self._env().get(KEY_ENV):
+            raise InvalidTag()
+        self._key = None
+        candidates = [self._load_key(create=False)]
+        pending = self._pending_key_path()
+        if pending.exists():
+            candidates.append(decode_key(pending.read_text(encoding="ascii"), str(pending)))
+        for candidate in candidates:
+            try:
+                plain = AESGCM(candidate).decrypt(nonce, ciphertext, _AAD)
+            except InvalidTag:
+                continue
+            if candidate != candidates[0]:
+                os.replace(pending, self.key_path)  # finish the interrupted rotation
+            self._key = candidate
+            return plain
+        raise InvalidTag()
+
     def _decrypt_file(self) -> dict[str, Any]:
         try:
             envelope = json.loads(self.path.read_bytes())
@@ -212,9 +315,8 @@ class SecretStore:
             ciphertext = base64.b64decode(envelope["ciphertext"], validate=True)
         except (KeyError, TypeError, binascii.Error):
             raise SecretStoreError(f"{self.path}: damaged secrets file") from None
-        key = self._load_key(create=False)
         try:
-            plain = AESGCM(key).decrypt(nonce, ciphertext, _AAD)
+            plain = self._decrypt_with_fallbacks(nonce, ciphertext)
         except InvalidTag:
             raise SecretStoreError(
                 f"{self.path}: cannot decrypt: wrong key ({KEY_ENV} or {self.key_path}) "
@@ -239,8 +341,8 @@ class SecretStore:
         return (json.dumps(envelope, indent=1) + "\n").encode()
 
     @contextlib.contextmanager
-    def _update(self) -> Iterator[dict[str, Any]]:
-        """Read-modify-write under the in-process lock and an exclusive file lock."""
+    def _locked(self) -> Iterator[None]:
+        """The in-process lock and an exclusive lock on the lock file."""
         lock_path = self.path.with_name(self.path.name + ".lock")
         with self._lock:
             try:
@@ -251,15 +353,21 @@ class SecretStore:
             try:
                 if sys.platform != "win32":  # elsewhere only the in-process lock applies
                     fcntl.flock(fd, fcntl.LOCK_EX)
-                doc = self._decrypt_file()
-                yield doc
-                try:
-                    self._write_atomic(self._encrypt(doc))
-                except OSError as exc:
-                    raise SecretStoreError(f"cannot write {self.path}: {exc.strerror}") from None
-                self._cache, self._cache_stamp = None, None
+                yield
             finally:
                 os.close(fd)  # closing releases the lock
+
+    @contextlib.contextmanager
+    def _update(self) -> Iterator[dict[str, Any]]:
+        """Read-modify-write under the in-process lock and an exclusive file lock."""
+        with self._locked():
+            doc = self._decrypt_file()
+            yield doc
+            try:
+                self._write_atomic(self._encrypt(doc))
+            except OSError as exc:
+                raise SecretStoreError(f"cannot write {self.path}: {exc.strerror}") from None
+            self._cache, self._cache_stamp = None, None
 
     def _write_atomic(self, data: bytes) -> None:
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".secrets.", suffix=".tmp")
@@ -278,8 +386,7 @@ class SecretStore:
     def _load_key(self, *, create: bool) -> bytes:
         if self._key is not None:
             return self._key
-        env = os.environ if self._environ is None else self._environ
-        from_env = env.get(KEY_ENV)
+        from_env = self._env().get(KEY_ENV)
         if from_env:
             self._key = decode_key(from_env, KEY_ENV)
             return self._key

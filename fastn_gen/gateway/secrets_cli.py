@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TextIO
 
 from fastn_gen.gateway.apikeys import generate_api_key
-from fastn_gen.gateway.secrets import SecretStore, SecretStoreError
+from fastn_gen.gateway.secrets import KEY_ENV, SecretStore, SecretStoreError, decode_key
 from fastn_gen.gateway.tenancy import TenantRegistry
 
 
@@ -103,3 +103,36 @@ def list_secrets_command(
 def new_key_command(tenant_id: str) -> tuple[str, str]:
     """``fastn-gen keys new --tenant ID``: (the key, shown once; the YAML line to add)."""
     return generate_api_key(tenant_id)
+
+
+def rotate_key_command(
+    config_path: Path,
+    *,
+    new_key_stream: TextIO | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> list[str]:
+    """``fastn-gen secrets rotate-key``: re-encrypt under a new key; the report lines.
+
+    The new key is generated, or read from ``new_key_stream`` (base64, as
+    ``FASTN_SECRETS_KEY`` takes it). It is shown only when the operator has to install
+    it (the key comes from the environment) and did not supply it.
+    """
+    _, store = store_for_config(config_path, environ)
+    supplied = None
+    if new_key_stream is not None:
+        supplied = decode_key(read_secret_value(new_key_stream, "New key (base64): "), "new key")
+    rotation = store.rotate_key(supplied)
+    lines = [
+        f"re-encrypted {rotation.values} value(s) and {rotation.oauth_tokens} OAuth token "
+        f"set(s) of {rotation.tenants} tenant(s) in {store.path} under a new key"
+    ]
+    if rotation.key_file is not None:
+        lines.append(f"the new key replaced {rotation.key_file}; back it up, the old key is gone")
+    elif supplied is None:
+        lines.append(
+            f"{KEY_ENV} holds the key: set it to the new key below before the gateway next "
+            f"starts (the old key no longer decrypts the file):\n  {rotation.new_key}"
+        )
+    else:
+        lines.append(f"set {KEY_ENV} to the new key before the gateway next starts")
+    return lines

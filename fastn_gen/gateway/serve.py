@@ -22,8 +22,10 @@ import uvicorn
 from fastn_gen.gateway.app import GatewayConfigError, HttpOptions, create_app
 from fastn_gen.gateway.catalog import Catalog, CatalogError
 from fastn_gen.gateway.digest import DigestKeyError
-from fastn_gen.gateway.executor import Executor, UpstreamOptions
+from fastn_gen.gateway.executor import Executor
 from fastn_gen.gateway.origin import LOOPBACK_HOSTS, authority
+from fastn_gen.gateway.serve_options import Reliability, oauth_config
+from fastn_gen.gateway.serve_options import add_arguments as add_reliability_arguments
 from fastn_gen.gateway.services import Services, StoreConfigError
 from fastn_gen.gateway.stdio import UnknownTenantError, serve_stdio
 from fastn_gen.gateway.tenancy import TenantConfigError, TenantRegistry
@@ -65,10 +67,10 @@ def _load(config_path: Path, generated_dir: Path) -> tuple[Catalog, TenantRegist
     return catalog, registry
 
 
-def _executor(upstream_timeout: float | None) -> Executor:
-    if upstream_timeout is None:
-        return Executor()
-    return Executor(UpstreamOptions(read_timeout=upstream_timeout, write_timeout=upstream_timeout))
+def _executor(upstream_timeout: float | None, reliability: Reliability | None) -> Executor:
+    # Served gateways always refuse private destinations to non-self-hosted connectors,
+    # and retry and circuit-break (see serve_options).
+    return (reliability or Reliability()).executor(upstream_timeout)
 
 
 def run_http(
@@ -83,10 +85,11 @@ def run_http(
     access_log: bool = False,
     store_url: str | None = None,
     upstream_timeout: float | None = None,
+    reliability: Reliability | None = None,
 ) -> None:
     """Serve ``/mcp`` and ``/healthz`` until interrupted."""
     catalog, registry = _load(config_path, generated_dir)
-    executor = _executor(upstream_timeout)
+    executor = _executor(upstream_timeout, reliability)
     services = Services.create(catalog, registry, executor, store_url=store_url)
     sock = _bind(host, port)
     bound_port = int(sock.getsockname()[1])
@@ -96,6 +99,8 @@ def run_http(
         allowed_hosts=tuple(allowed_hosts),
         allowed_origins=tuple(allowed_origins),
         anonymous_tenant=anonymous_tenant,
+        limits=(reliability or Reliability()).limits,
+        oauth=oauth_config(config_path),
     )
     try:
         app = create_app(catalog, registry, executor, options, services)
@@ -124,10 +129,11 @@ def run_stdio(
     tenant_id: str,
     store_url: str | None = None,
     upstream_timeout: float | None = None,
+    reliability: Reliability | None = None,
 ) -> None:
     """Serve one tenant over stdin/stdout until the client closes stdin."""
     catalog, registry = _load(config_path, generated_dir)
-    executor = _executor(upstream_timeout)
+    executor = _executor(upstream_timeout, reliability)
     services = Services.create(catalog, registry, executor, store_url=store_url)
 
     async def serve() -> None:
@@ -167,6 +173,7 @@ def _parser(generated_default: Path) -> argparse.ArgumentParser:
             default=None,
             help="seconds to wait for an upstream's answer (default 30)",
         )
+        add_reliability_arguments(p)
     http = sub.choices["http"]
     http.add_argument("--host", default=DEFAULT_HOST)
     http.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
@@ -224,10 +231,16 @@ def main(argv: Sequence[str] | None = None, *, generated_dir: Path = DEFAULT_GEN
                 access_log=args.access_log,
                 store_url=args.store_url,
                 upstream_timeout=args.upstream_timeout,
+                reliability=Reliability.from_args(args),
             )
         else:
             run_stdio(
-                args.config, args.generated, args.tenant, args.store_url, args.upstream_timeout
+                args.config,
+                args.generated,
+                args.tenant,
+                args.store_url,
+                args.upstream_timeout,
+                Reliability.from_args(args),
             )
     except (
         CatalogError,

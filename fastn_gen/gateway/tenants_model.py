@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from fastn_gen.gateway.oauth_config import OAuthResourceModel
+
 TENANT_ID = r"^[a-z0-9][a-z0-9_-]*$"
 CONNECTION_NAME = r"^[a-z0-9][a-z0-9_-]*$"
 CONNECTOR_NAME = r"^[a-z0-9][a-z0-9_]*$"
@@ -108,3 +110,5 @@ class TenantsFileModel(_Strict):
     plans: dict[str, PlanModel | None] = Field(default_factory=dict)
     # Validated one by one (TenantModel) so every tenant's mistakes are reported.
     tenants: list[Any]
+    # OAuth resource-server mode: JWT access tokens besides API keys.
+    oauth: OAuthResourceModel | None = None
