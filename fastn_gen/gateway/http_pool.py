@@ -29,8 +29,11 @@ from fastn_gen.gateway.request_builder import PreparedRequest
 
 USER_AGENT = f"fastn-gen/{__version__}"
 
-# httpx logs each request's full URL, query string included.
-logging.getLogger("httpx").addFilter(RedactingFilter())
+# httpx logs each request's full URL, query string included; httpcore (at debug level)
+# the upstream's response headers, which may echo a credential.
+# Filters do not apply to child loggers, so each logger gets its own.
+for _name in ("httpx", "httpcore.connection", "httpcore.http11", "httpcore.http2"):
+    logging.getLogger(_name).addFilter(RedactingFilter())
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,8 +14,8 @@ Paths choose the fault (each answers JSON unless said otherwise):
 - ``/stream/<bytes>``: a body that large, chunked, without ``Content-Length``;
 - ``/html/<code>``: an HTML page with that status;
 - ``/echo/...``: 200 with the request as received (method, raw path, query, headers);
-- ``/leak/<code>``: that status, with a body that echoes the request's credentials back
-  (Authorization header, query string), as careless APIs do;
+- ``/leak/<code>``: that status, with a body and a header that echo the request's
+  credentials back (Authorization header, query string), as careless APIs do;
 - ``/redirect/<code>``: that 3xx status pointing at another host.
 
 :class:`BlackholeListener` accepts no connection at all (its backlog is full), so
@@ -149,7 +149,8 @@ class FaultUpstream:
                 "received_query": split.query,
                 "debug": f"request was {h.command} {h.path} with {dict(h.headers.items())}",
             }
-            _send(h, int(args[0]), echoed)
+            echo_header = [("X-Echo-Authorization", h.headers.get("Authorization") or "")]
+            _send(h, int(args[0]), echoed, echo_header)
         elif kind == "redirect":
             _send(h, int(args[0]), {}, [("Location", "http://attacker.example/steal")])
         else:
