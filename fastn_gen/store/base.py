@@ -12,6 +12,9 @@ Changes since the first draft (all additive; no existing signature changed):
 - Event ids: ``fastn_gen.store.ids.new_event_id(at)`` makes the time-ordered ids events
   should use; backends order by (``at``, ``id``) so any unique id works.
 - Backends: ``fastn_gen.store.factory.open_store(url_or_path)``.
+- Flows engine (migration 2): flow runs, flow steps and leases; ``record_outcome``
+  returns the integration's health before and after (it returned None, which no caller
+  used); ``delete_flow`` also deletes the flow's runs and steps.
 """
 
 from __future__ import annotations
@@ -28,6 +31,10 @@ from fastn_gen.store.records import (
     EventPage,
     EventQuery,
     FlowRecord,
+    FlowRun,
+    FlowRunStatus,
+    FlowStepRecord,
+    HealthChange,
     IntegrationStatus,
     UsageRow,
 )
@@ -85,11 +92,13 @@ class Store(Protocol):
         at: datetime,
         error: str | None = None,
         credentials_expired: bool = False,
-    ) -> None:
+    ) -> HealthChange:
         """Update health counters after a call or health check.
 
         A success resets the consecutive failures and clears ``credentials_expired``;
         a failure flagged ``credentials_expired`` keeps that health until a success.
+        Returns the health just before and just after this outcome, read atomically
+        with the update: of several processes, exactly one sees a given change.
         """
 
     async def set_token_expiry(
@@ -125,8 +134,65 @@ class Store(Protocol):
         """False when there is no such flow."""
 
     async def delete_flow(self, tenant_id: str, name: str) -> bool:
-        """Delete every version; False when there was no such flow. Saving the name
-        again later starts at version 1."""
+        """Delete every version, and the flow's runs and steps; False when there was no
+        such flow. Saving the name again later starts at version 1."""
+
+    # -- flow runs ------------------------------------------------------------------------
+    async def create_flow_run(self, run: FlowRun) -> bool:
+        """Store a new run (status running, with owner and lease); False, storing
+        nothing, when the flow already has a run with this ``trigger_key``."""
+
+    async def get_flow_run(self, tenant_id: str, run_id: str) -> FlowRun | None: ...
+
+    async def list_flow_runs(
+        self,
+        tenant_id: str,
+        flow_name: str | None = None,
+        *,
+        status: FlowRunStatus | None = None,
+        limit: int = 20,
+    ) -> list[FlowRun]:
+        """Newest first (by start); at most 1000."""
+
+    async def finish_flow_run(
+        self,
+        tenant_id: str,
+        run_id: str,
+        owner: str,
+        *,
+        status: FlowRunStatus,
+        at: datetime,
+        error: str | None = None,
+    ) -> bool:
+        """End a running run that ``owner`` holds: ``succeeded``/``failed`` (final), or
+        ``interrupted`` (its lease ends now, so another process may take it over).
+        False when the run is not running or ``owner`` no longer holds it."""
+
+    async def renew_run_lease(
+        self, tenant_id: str, run_id: str, owner: str, *, until: datetime
+    ) -> bool:
+        """Extend the lease of a running run ``owner`` holds; False when it lost it."""
+
+    async def claim_stale_runs(
+        self, tenant_id: str, owner: str, *, now: datetime, until: datetime
+    ) -> list[FlowRun]:
+        """Take over the tenant's unfinished runs whose lease ended by ``now``: they
+        become ``owner``'s, running, leased until ``until``, ``resumed`` + 1. Oldest
+        first. A run is taken over by one claimer only."""
+
+    async def record_flow_step(self, step: FlowStepRecord) -> None:
+        """Insert or replace the record ``(tenant, run_id, seq)``."""
+
+    async def list_flow_steps(self, tenant_id: str, run_id: str) -> list[FlowStepRecord]:
+        """A run's step records by ``seq``."""
+
+    # -- leases (not a tenant's: the scheduler's, for instance) ---------------------------
+    async def acquire_lease(self, name: str, owner: str, *, now: datetime, until: datetime) -> bool:
+        """Hold lease ``name`` until ``until``: True when it was free, expired by
+        ``now`` or already ``owner``'s (then renewed); False when another holds it."""
+
+    async def release_lease(self, name: str, owner: str) -> bool:
+        """Give up ``owner``'s lease now; False when ``owner`` did not hold it."""
 
     # -- OAuth tokens (encrypted by the caller before they get here) ----------------------
     async def put_secret_blob(self, tenant_id: str, key: str, blob: bytes) -> None: ...

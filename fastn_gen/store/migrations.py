@@ -198,6 +198,106 @@ _INITIAL_POSTGRES = (
     _CONSUME_FUNCTION,
 )
 
+# Flow runs and their steps; a run's lease (owner, lease_expires_at) says which process
+# executes it, and ``flow_leases`` holds named leases such as the scheduler's.
+_FLOW_RUNS_SQLITE = (
+    """CREATE TABLE flow_runs (
+        tenant_id TEXT NOT NULL,
+        id TEXT NOT NULL,
+        flow_name TEXT NOT NULL,
+        flow_version INTEGER NOT NULL,
+        trigger_type TEXT NOT NULL,
+        trigger_key TEXT NOT NULL,
+        trigger TEXT NOT NULL DEFAULT '{}',
+        status TEXT NOT NULL,
+        started_at INTEGER NOT NULL,
+        finished_at INTEGER,
+        error TEXT,
+        resumed INTEGER NOT NULL DEFAULT 0,
+        owner TEXT,
+        lease_expires_at INTEGER,
+        PRIMARY KEY (tenant_id, id),
+        UNIQUE (tenant_id, flow_name, trigger_key)
+    )""",
+    "CREATE INDEX flow_runs_by_flow ON flow_runs (tenant_id, flow_name, started_at DESC, id DESC)",
+    "CREATE INDEX flow_runs_by_time ON flow_runs (tenant_id, started_at DESC, id DESC)",
+    """CREATE INDEX flow_runs_unfinished ON flow_runs (tenant_id, lease_expires_at)
+        WHERE status IN ('running', 'interrupted')""",
+    """CREATE TABLE flow_steps (
+        tenant_id TEXT NOT NULL,
+        run_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        step_id TEXT NOT NULL,
+        item_index INTEGER,
+        branch_of TEXT,
+        tool TEXT NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        started_at INTEGER NOT NULL,
+        finished_at INTEGER,
+        latency_ms REAL,
+        output TEXT,
+        output_truncated INTEGER NOT NULL DEFAULT 0,
+        error TEXT,
+        detail TEXT NOT NULL DEFAULT '{}',
+        PRIMARY KEY (tenant_id, run_id, seq)
+    )""",
+    """CREATE TABLE flow_leases (
+        name TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        expires_at INTEGER NOT NULL
+    )""",
+)
+
+_FLOW_RUNS_POSTGRES = (
+    """CREATE TABLE flow_runs (
+        tenant_id TEXT NOT NULL,
+        id TEXT NOT NULL,
+        flow_name TEXT NOT NULL,
+        flow_version INTEGER NOT NULL,
+        trigger_type TEXT NOT NULL,
+        trigger_key TEXT NOT NULL,
+        trigger JSONB NOT NULL DEFAULT '{}',
+        status TEXT NOT NULL,
+        started_at TIMESTAMPTZ NOT NULL,
+        finished_at TIMESTAMPTZ,
+        error TEXT,
+        resumed INTEGER NOT NULL DEFAULT 0,
+        owner TEXT,
+        lease_expires_at TIMESTAMPTZ,
+        PRIMARY KEY (tenant_id, id),
+        UNIQUE (tenant_id, flow_name, trigger_key)
+    )""",
+    "CREATE INDEX flow_runs_by_flow ON flow_runs (tenant_id, flow_name, started_at DESC, id DESC)",
+    "CREATE INDEX flow_runs_by_time ON flow_runs (tenant_id, started_at DESC, id DESC)",
+    """CREATE INDEX flow_runs_unfinished ON flow_runs (tenant_id, lease_expires_at)
+        WHERE status IN ('running', 'interrupted')""",
+    """CREATE TABLE flow_steps (
+        tenant_id TEXT NOT NULL,
+        run_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        step_id TEXT NOT NULL,
+        item_index INTEGER,
+        branch_of TEXT,
+        tool TEXT NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        started_at TIMESTAMPTZ NOT NULL,
+        finished_at TIMESTAMPTZ,
+        latency_ms DOUBLE PRECISION,
+        output JSONB,
+        output_truncated BOOLEAN NOT NULL DEFAULT false,
+        error TEXT,
+        detail JSONB NOT NULL DEFAULT '{}',
+        PRIMARY KEY (tenant_id, run_id, seq)
+    )""",
+    """CREATE TABLE flow_leases (
+        name TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        expires_at TIMESTAMPTZ NOT NULL
+    )""",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -205,6 +305,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         _INITIAL_SQLITE,
         _INITIAL_POSTGRES,
     ),
+    Migration(2, "flow runs, flow steps, leases", _FLOW_RUNS_SQLITE, _FLOW_RUNS_POSTGRES),
 )
 
 

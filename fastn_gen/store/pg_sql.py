@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from fastn_gen.store.records import Event, FlowRecord, IntegrationStatus
+from fastn_gen.store.records import Event, FlowRecord, Health, IntegrationStatus
 from fastn_gen.store.rules import derive_health
 
 CONSUME = "SELECT * FROM fastn_usage_consume(%s, %s::text[], %s::text[], %s::bigint[], %s)"
@@ -35,6 +35,12 @@ ON CONFLICT (tenant_id, connector) DO UPDATE SET
     consecutive_failures = s.consecutive_failures + 1,
     credentials_expired = s.credentials_expired OR EXCLUDED.credentials_expired,
     calls_failed = s.calls_failed + 1"""
+
+# What an integration's health is derived from, read before and after an outcome.
+HEALTH_COLUMNS = "consecutive_failures, credentials_expired, calls_ok + calls_failed"
+HEALTH_OF = (
+    f"SELECT {HEALTH_COLUMNS} FROM integration_status WHERE tenant_id = %s AND connector = %s"
+)
 
 TOKEN_EXPIRY = """
 INSERT INTO integration_status (tenant_id, connector, token_expires_at) VALUES (%s, %s, %s)
@@ -98,3 +104,10 @@ def status_row(row: tuple[Any, ...]) -> IntegrationStatus:
         calls_ok=calls_ok,
         calls_failed=calls_failed,
     )
+
+
+def health_of(row: tuple[Any, ...] | None) -> Health:
+    """Health from a ``HEALTH_COLUMNS`` row; ``unknown`` when there is no row yet."""
+    if row is None:
+        return "unknown"
+    return derive_health(consecutive_failures=row[0], credentials_expired=row[1], seen=row[2] > 0)

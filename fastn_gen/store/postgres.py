@@ -27,6 +27,8 @@ from fastn_gen.store.migrations import MIGRATIONS, SCHEMA_VERSION_POSTGRES, Migr
 from fastn_gen.store.pg_sql import (
     CONSUME,
     FLOW_JOIN,
+    HEALTH_COLUMNS,
+    HEALTH_OF,
     OUTCOME_FAILED,
     OUTCOME_OK,
     PUT_SECRET,
@@ -35,8 +37,10 @@ from fastn_gen.store.pg_sql import (
     TOKEN_EXPIRY,
     event_row,
     flow_row,
+    health_of,
     status_row,
 )
+from fastn_gen.store.postgres_flowruns import PostgresFlowRuns
 from fastn_gen.store.records import (
     CounterLimit,
     CounterRefusal,
@@ -44,6 +48,7 @@ from fastn_gen.store.records import (
     EventPage,
     EventQuery,
     FlowRecord,
+    HealthChange,
     IntegrationStatus,
     UsageRow,
 )
@@ -53,7 +58,7 @@ _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 Conn = psycopg.AsyncConnection[Any]
 
 
-class PostgresStore:
+class PostgresStore(PostgresFlowRuns):
     """``Store`` on PostgreSQL; ``schema`` keeps the tables out of ``public`` if given."""
 
     def __init__(
@@ -245,12 +250,19 @@ class PostgresStore:
         at: datetime,
         error: str | None = None,
         credentials_expired: bool = False,
-    ) -> None:
-        if ok:
-            await self._rowcount(OUTCOME_OK, (tenant_id, connector, as_utc(at)))
-        else:
-            params = (tenant_id, connector, as_utc(at), clip_error(error), credentials_expired)
-            await self._rowcount(OUTCOME_FAILED, params)
+    ) -> HealthChange:
+        params: tuple[Any, ...] = (tenant_id, connector, as_utc(at))
+        sql = OUTCOME_OK
+        if not ok:
+            sql, params = OUTCOME_FAILED, (*params, clip_error(error), credentials_expired)
+        async with self._connection() as conn, conn.transaction():
+            # The row lock held from the first read makes before and after one change.
+            cur = await conn.execute(HEALTH_OF + " FOR UPDATE", (tenant_id, connector))
+            before = await cur.fetchone()
+            cur = await conn.execute(sql + " RETURNING " + HEALTH_COLUMNS, params)
+            after = await cur.fetchone()
+        assert after is not None  # an upsert always returns its row
+        return HealthChange(health_of(before), health_of(after), after[0])
 
     async def set_token_expiry(
         self, tenant_id: str, connector: str, expires_at: datetime | None
@@ -324,6 +336,7 @@ class PostgresStore:
     async def delete_flow(self, tenant_id: str, name: str) -> bool:
         async with self._connection() as conn, conn.transaction():
             params = (tenant_id, name)
+            await self._delete_runs(conn, tenant_id, name)
             await conn.execute(
                 "DELETE FROM flow_versions WHERE tenant_id = %s AND name = %s", params
             )

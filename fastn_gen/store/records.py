@@ -109,3 +109,71 @@ class FlowRecord:
     spec: dict[str, Any]
     enabled: bool
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class HealthChange:
+    """An integration's health before and after one recorded outcome."""
+
+    before: Health
+    after: Health
+    consecutive_failures: int
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after
+
+
+# running: a process holds the run's lease and executes it; interrupted: its process
+# stopped before the end (waiting to be resumed or failed); the other two are final.
+FlowRunStatus = Literal["running", "interrupted", "succeeded", "failed"]
+FlowStepStatus = Literal["running", "succeeded", "failed", "skipped"]
+FINAL_RUN_STATUSES: frozenset[str] = frozenset({"succeeded", "failed"})
+
+
+@dataclass(frozen=True, slots=True)
+class FlowRun:
+    """One run of one flow version. ``trigger_key`` is unique per flow: a scheduled due
+    time, an event id or a fresh id for manual runs, so a trigger fires a run once."""
+
+    tenant_id: str
+    id: str
+    flow_name: str
+    flow_version: int
+    trigger_type: str  # manual, schedule or event
+    trigger_key: str
+    trigger: dict[str, Any]  # what expressions see as ``trigger`` (redacted)
+    status: FlowRunStatus
+    started_at: datetime
+    finished_at: datetime | None = None
+    error: str | None = None
+    resumed: int = 0  # how many times another process took the run over
+    owner: str | None = None  # the process holding the lease
+    lease_expires_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FlowStepRecord:
+    """One step of a run (``item_index`` None), or one element of a for_each step.
+
+    ``seq`` orders a run's records; a record is written when its step starts
+    (``running``) and rewritten when it ends. ``output`` is redacted and bounded;
+    ``output_truncated`` says it was too large to keep whole.
+    """
+
+    tenant_id: str
+    run_id: str
+    seq: int
+    step_id: str
+    tool: str
+    status: FlowStepStatus
+    started_at: datetime
+    item_index: int | None = None
+    branch_of: str | None = None  # the step whose on_failure branch this step is in
+    attempts: int = 0
+    finished_at: datetime | None = None
+    latency_ms: float | None = None
+    output: Any = None
+    output_truncated: bool = False
+    error: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)

@@ -21,6 +21,8 @@ from fastn_gen.store.records import (
     EventPage,
     EventQuery,
     FlowRecord,
+    Health,
+    HealthChange,
     IntegrationStatus,
     UsageRow,
 )
@@ -32,6 +34,7 @@ from fastn_gen.store.rules import (
     merge_counters,
     page_size,
 )
+from fastn_gen.store.sqlite_flowruns import SQLiteFlowRuns
 from fastn_gen.store.sqlite_runner import SQLiteRunner
 
 _FLOW_JOIN = (
@@ -64,6 +67,20 @@ ON CONFLICT (tenant_id, connector) DO UPDATE SET
     consecutive_failures = consecutive_failures + 1,
     credentials_expired = MAX(credentials_expired, excluded.credentials_expired),
     calls_failed = calls_failed + 1"""
+
+
+_HEALTH_OF = (
+    "SELECT consecutive_failures, credentials_expired, calls_ok + calls_failed "
+    "FROM integration_status WHERE tenant_id = ? AND connector = ?"
+)
+
+
+def _health(row: tuple[Any, ...] | None) -> Health:
+    if row is None:
+        return "unknown"
+    return derive_health(
+        consecutive_failures=row[0], credentials_expired=bool(row[1]), seen=row[2] > 0
+    )
 
 
 def _time(micros: int | None) -> datetime | None:
@@ -111,7 +128,7 @@ def _status(row: tuple[Any, ...]) -> IntegrationStatus:
     )
 
 
-class SQLiteStore:
+class SQLiteStore(SQLiteFlowRuns):
     """``Store`` on one SQLite file; safe for several processes sharing that file."""
 
     def __init__(
@@ -256,7 +273,7 @@ class SQLiteStore:
         at: datetime,
         error: str | None = None,
         credentials_expired: bool = False,
-    ) -> None:
+    ) -> HealthChange:
         moment = to_micros(at)
         sql, params = (
             (_OUTCOME_OK, (tenant_id, connector, moment))
@@ -266,7 +283,15 @@ class SQLiteStore:
                 (tenant_id, connector, moment, clip_error(error), int(credentials_expired)),
             )
         )
-        await self._runner.write(lambda db: db.execute(sql, params))
+
+        def work(db: sqlite3.Connection) -> HealthChange:
+            # One write transaction: no other writer moves the row between the reads.
+            before = db.execute(_HEALTH_OF, (tenant_id, connector)).fetchone()
+            db.execute(sql, params)
+            after = db.execute(_HEALTH_OF, (tenant_id, connector)).fetchone()
+            return HealthChange(_health(before), _health(after), after[0])
+
+        return await self._runner.write(work)
 
     async def set_token_expiry(
         self, tenant_id: str, connector: str, expires_at: datetime | None
@@ -347,6 +372,7 @@ class SQLiteStore:
     async def delete_flow(self, tenant_id: str, name: str) -> bool:
         def work(db: sqlite3.Connection) -> bool:
             where = "WHERE tenant_id = ? AND name = ?"
+            self._delete_runs(db, tenant_id, name)
             db.execute(f"DELETE FROM flow_versions {where}", (tenant_id, name))
             return db.execute(f"DELETE FROM flows {where}", (tenant_id, name)).rowcount > 0
 

@@ -8,6 +8,7 @@ import pytest
 
 from fastn_gen.store.errors import StoreError
 from fastn_gen.store.factory import ENV_VAR, open_store, store_from_url
+from fastn_gen.store.migrations import MIGRATIONS
 from fastn_gen.store.postgres import PostgresStore
 from fastn_gen.store.sqlite import SQLiteStore
 
@@ -68,7 +69,7 @@ async def test_open_store_opens_and_migrates(tmp_path: Path) -> None:
     store = await open_store("sqlite:state.db", data_dir=tmp_path / "data")
     try:
         assert isinstance(store, SQLiteStore)
-        assert await store.schema_versions() == [1]
+        assert await store.schema_versions() == [m.version for m in MIGRATIONS]
     finally:
         await store.close()
 

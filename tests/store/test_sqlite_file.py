@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from fastn_gen.store.migrations import MIGRATIONS
 from fastn_gen.store.sqlite import SQLiteStore
 from tests.store.helpers import event
 
@@ -22,5 +23,6 @@ async def test_database_file_is_private_and_in_wal_mode(tmp_path: Path) -> None:
         assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
         with sqlite3.connect(path) as other:
             assert other.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-            assert other.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+            versions = other.execute("SELECT version FROM schema_version").fetchall()
+            assert versions == [(m.version,) for m in MIGRATIONS]
             assert other.execute("SELECT count(*) FROM events").fetchone() == (1,)
