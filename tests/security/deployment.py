@@ -27,6 +27,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx2
 import mcp_types as types
@@ -285,6 +286,11 @@ class SecurityDeployment:
             t["name"]: t["connector"] for t in manifest["tools"] if t["connector"] in connectors
         }
 
+    def leaked(self, text: str, extra: list[str] | None = None) -> list[str]:
+        """The planted credentials (start only) that occur in ``text``, in any form."""
+        planted = [*self.creds.all_values(), *self.oauth.secrets(), *(extra or [])]
+        return [v[:24] for v in planted if any(f in text for f in forms(v))]
+
     def store_bytes(self) -> bytes:
         """Everything the gateway keeps on disk (database, WAL, secrets file)."""
         return b"".join(p.read_bytes() for p in sorted(self.data_dir.rglob("*")) if p.is_file())
@@ -295,6 +301,11 @@ async def connect(url: str, key: str, mode: str = "auto") -> AsyncIterator[Clien
     async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {key}"}, timeout=60) as http:
         async with Client(streamable_http_client(url, http_client=http), mode=mode) as client:  # type: ignore[arg-type]
             yield client
+
+
+def forms(value: str) -> set[str]:
+    """A value as it may appear in text: raw, percent-encoded, JSON-escaped."""
+    return {value, quote(value, safe=""), json.dumps(value)[1:-1]}
 
 
 def text_of(result: types.CallToolResult) -> str:

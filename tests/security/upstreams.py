@@ -51,6 +51,12 @@ class CanaryOAuth(LoopbackServer):
             for token in [t for t, owner in self.access_tokens.items() if owner == tenant]:
                 del self.access_tokens[token]
 
+    def forget(self, tenant: str) -> None:
+        """Revoke the tenant's grant: its refresh token stops working."""
+        with self._state:
+            for token in [t for t, owner in self.refresh_tokens.items() if owner == tenant]:
+                del self.refresh_tokens[token]
+
     def secrets(self) -> list[str]:
         with self._state:
             return [self.client_id, self.client_secret, *self.issued]
