@@ -111,6 +111,9 @@ def _check_envelope(message: dict[str, Any]) -> None:
     if isinstance(request_id, bool) or not isinstance(request_id, str | int | float | None):
         raise Refused(400, INVALID_REQUEST, 'Invalid request: "id" must be a string or number')
     if "method" in message:
+        if "id" in message and request_id is None:
+            # MCP: a request's id is a string or an integer, never null.
+            raise Refused(400, INVALID_REQUEST, 'Invalid request: "id" must not be null')
         if not isinstance(message["method"], str) or not message["method"]:
             raise Refused(400, INVALID_REQUEST, 'Invalid request: "method" must be a string')
         if "params" in message and not isinstance(message["params"], dict | list):

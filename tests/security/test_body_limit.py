@@ -56,6 +56,7 @@ def test_depth_is_measured_without_recursion() -> None:
         (b'{"method": "ping"}', INVALID_REQUEST, '"jsonrpc" must be "2.0"'),
         (b'{"jsonrpc": "2.0", "id": {"a": 1}, "method": "ping"}', INVALID_REQUEST, '"id"'),
         (b'{"jsonrpc": "2.0", "id": true, "method": "ping"}', INVALID_REQUEST, '"id"'),
+        (b'{"jsonrpc": "2.0", "id": null, "method": "ping"}', INVALID_REQUEST, "not be null"),
         (b'{"jsonrpc": "2.0", "id": 1, "method": 7}', INVALID_REQUEST, '"method"'),
         (b'{"jsonrpc": "2.0", "id": 1, "method": "x", "params": 3}', INVALID_REQUEST, "params"),
         (b'{"jsonrpc": "2.0", "id": 1}', INVALID_REQUEST, "neither"),
