@@ -6,6 +6,7 @@ signed here with keys whose public halves the JWKS server publishes.
 
 from __future__ import annotations
 
+import socket
 import time
 from typing import Any
 
@@ -14,7 +15,9 @@ import jwt
 import pytest
 
 from fastn_gen.gateway.oauth_config import OAuthResourceModel
-from fastn_gen.gateway.oauth_resource import JwksCache, JwtVerifier, TokenRejected
+from fastn_gen.gateway.oauth_resource import JwksCache, JwtVerifier, Principal, TokenRejected
+from fastn_gen.gateway.scopes import ResourceServer
+from fastn_gen.gateway.tenancy import TenantRegistry
 from tests.security.deployment import AUDIENCE, SCOPES, SecurityDeployment, connect, text_of
 from tests.security.jwks import JwksServer, SigningKey
 
@@ -212,3 +215,17 @@ async def test_jwks_is_cached_and_refetched_for_a_rotated_key() -> None:
         assert await verifier.verify_token("not-a-token") is None
     finally:
         server.stop()
+
+
+async def test_an_unreachable_issuer_is_503_not_401() -> None:
+    with socket.socket() as probe:  # a port with nothing listening
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    signer = JwksServer()  # keys only; never started
+    config = OAuthResourceModel(issuer="https://issuer.test", audience=AUDIENCE,
+                                jwks_uri=f"http://127.0.0.1:{port}/jwks.json")  # fmt: skip
+    resource = ResourceServer.create(config, [])
+    token = signer.token(tenant="t", issuer="https://issuer.test")
+    answer = await resource.authenticate(token, TenantRegistry([]))
+    assert not isinstance(answer, Principal)
+    assert answer.status_code == 503 and answer.headers["retry-after"] == "5"
