@@ -15,6 +15,9 @@ Changes since the first draft (all additive; no existing signature changed):
 - Flows engine (migration 2): flow runs, flow steps and leases; ``record_outcome``
   returns the integration's health before and after (it returned None, which no caller
   used); ``delete_flow`` also deletes the flow's runs and steps.
+- Tenants in the store (migration 3): tenants, API keys (salted hashes) and
+  connections, for deployments too large for ``tenants.yaml``; records in
+  ``fastn_gen.store.tenant_records``. PostgreSQL also notifies every change (``pg_changes``).
 """
 
 from __future__ import annotations
@@ -37,6 +40,14 @@ from fastn_gen.store.records import (
     HealthChange,
     IntegrationStatus,
     UsageRow,
+)
+from fastn_gen.store.tenant_records import (
+    ApiKeyRow,
+    ConnectionRow,
+    ImportResult,
+    TenantImport,
+    TenantRecord,
+    TenantRow,
 )
 
 
@@ -200,3 +211,44 @@ class Store(Protocol):
     async def get_secret_blob(self, tenant_id: str, key: str) -> bytes | None: ...
 
     async def delete_secret_blob(self, tenant_id: str, key: str) -> bool: ...
+
+    # -- tenants, API keys, connections (tenants kept in the store) -----------------------
+    async def put_tenant(self, tenant: TenantRow, *, at: datetime) -> bool:
+        """Create or update a tenant (its keys and connections stay); True if created."""
+
+    async def get_tenant(self, tenant_id: str) -> TenantRecord | None:
+        """The tenant with its connections (by name), or None."""
+
+    async def list_tenants(self, *, after: str | None = None, limit: int = 100) -> list[TenantRow]:
+        """Tenants by id, those after ``after`` (keyset pages); at most 1000."""
+
+    async def count_tenants(self) -> int: ...
+
+    async def delete_tenant(self, tenant_id: str) -> bool:
+        """Delete the tenant with its keys and connections; False when there was none."""
+
+    async def add_api_key(self, key: ApiKeyRow, *, at: datetime) -> None:
+        """Store a key's hash. ``UnknownTenant`` without the tenant; ``KeyIdTaken`` when
+        the id is another key's (ids are unique across tenants). Adding the same key
+        again changes nothing."""
+
+    async def get_api_key(self, key_id: str) -> ApiKeyRow | None:
+        """The key with this id, revoked or not: one primary-key lookup."""
+
+    async def list_api_keys(self, tenant_id: str) -> list[ApiKeyRow]: ...
+
+    async def scanned_api_keys(self) -> list[ApiKeyRow]:
+        """Every unrevoked key that is not a generated one (found by scan, not by id)."""
+
+    async def revoke_api_key(self, tenant_id: str, key_id: str, *, at: datetime) -> bool:
+        """False when the tenant has no such unrevoked key."""
+
+    async def put_connection(self, connection: ConnectionRow, *, at: datetime) -> bool:
+        """Create or replace a connection (``UnknownTenant`` without the tenant);
+        True if it was created."""
+
+    async def delete_connection(self, tenant_id: str, name: str, *, at: datetime) -> bool: ...
+
+    async def import_tenants(self, batch: Sequence[TenantImport], *, at: datetime) -> ImportResult:
+        """Upsert each tenant, add its keys, and make its connections exactly the given
+        ones, all in one transaction (nothing is written if any key id is taken)."""

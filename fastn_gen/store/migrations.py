@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from fastn_gen.store.errors import SchemaTooNew
+from fastn_gen.store.migration_tenants import TENANTS_POSTGRES, TENANTS_SQLITE
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,6 +307,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         _INITIAL_POSTGRES,
     ),
     Migration(2, "flow runs, flow steps, leases", _FLOW_RUNS_SQLITE, _FLOW_RUNS_POSTGRES),
+    Migration(3, "tenants, API keys, connections", TENANTS_SQLITE, TENANTS_POSTGRES),
 )
 
 

@@ -41,6 +41,7 @@ from fastn_gen.store.pg_sql import (
     status_row,
 )
 from fastn_gen.store.postgres_flowruns import PostgresFlowRuns
+from fastn_gen.store.postgres_tenants import PostgresTenants
 from fastn_gen.store.records import (
     CounterLimit,
     CounterRefusal,
@@ -58,7 +59,7 @@ _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 Conn = psycopg.AsyncConnection[Any]
 
 
-class PostgresStore(PostgresFlowRuns):
+class PostgresStore(PostgresFlowRuns, PostgresTenants):
     """``Store`` on PostgreSQL; ``schema`` keeps the tables out of ``public`` if given."""
 
     def __init__(

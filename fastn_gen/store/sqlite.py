@@ -36,6 +36,7 @@ from fastn_gen.store.rules import (
 )
 from fastn_gen.store.sqlite_flowruns import SQLiteFlowRuns
 from fastn_gen.store.sqlite_runner import SQLiteRunner
+from fastn_gen.store.sqlite_tenants import SQLiteTenants
 
 _FLOW_JOIN = (
     "SELECT f.tenant_id, f.name, v.version, v.spec, f.enabled, v.created_at "
@@ -128,7 +129,7 @@ def _status(row: tuple[Any, ...]) -> IntegrationStatus:
     )
 
 
-class SQLiteStore(SQLiteFlowRuns):
+class SQLiteStore(SQLiteFlowRuns, SQLiteTenants):
     """``Store`` on one SQLite file; safe for several processes sharing that file."""
 
     def __init__(
