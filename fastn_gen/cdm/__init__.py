@@ -1,0 +1,1 @@
+"""The common data model: entity types, mapping transforms and entity search."""
