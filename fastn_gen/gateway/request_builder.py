@@ -222,6 +222,21 @@ def form_pairs(value: Any, prefix: str = "") -> list[tuple[str, str]]:
     return out
 
 
+def form_fields(value: Mapping[str, Any], styles: Mapping[str, ParamSpec]) -> list[tuple[str, str]]:
+    """A form body's fields. A field whose parameter has a serialisation style (OpenAPI's
+    ``encoding``: form, spaceDelimited, pipeDelimited) is written as a query parameter of
+    that style, so an array is ``ids=1&ids=2`` by default; the others (no style, or
+    deepObject) in bracket notation (:func:`form_pairs`)."""
+    out: list[tuple[str, str]] = []
+    for name, v in value.items():
+        param = styles.get(str(name))
+        if param is None or param.style in (None, "deepObject") or v is None:
+            out.extend(form_pairs({name: v}))
+        else:
+            out.extend(encode_query_param(param, v))
+    return out
+
+
 def _body_value(operation: Operation, body: BodySpec, arguments: Mapping[str, Any]) -> Any:
     if body.whole_arg is not None:
         return arguments.get(body.whole_arg)
@@ -241,9 +256,10 @@ def _is_json_media(media_type: str) -> bool:
 
 
 def encode_body(
-    body: BodySpec, value: Any
+    body: BodySpec, value: Any, styles: Mapping[str, ParamSpec] | None = None
 ) -> tuple[bytes | None, tuple[MultipartField, ...] | None, str | None]:
-    """(content, multipart fields, content type) for one request body."""
+    """(content, multipart fields, content type) for one request body; ``styles``: the
+    body parameters by wire name, whose styles shape form fields."""
     if value is None:
         return None, None, None
     if body.encoding == "json":
@@ -253,7 +269,8 @@ def encode_body(
     if body.encoding == "form":
         if not isinstance(value, dict):
             raise RequestBuildError("a form-encoded body must be an object")
-        return urlencode(form_pairs(value)).encode(), None, "application/x-www-form-urlencoded"
+        pairs = form_fields(value, styles or {})
+        return urlencode(pairs).encode(), None, "application/x-www-form-urlencoded"
     if body.encoding == "multipart":
         if not isinstance(value, dict):
             raise RequestBuildError("a multipart body must be an object")
@@ -309,8 +326,9 @@ def build_request(
     content: bytes | None = None
     multipart: tuple[MultipartField, ...] | None = None
     if operation.body is not None:
+        styles = {p.name: p for p in operation.params if p.location == "body"}
         content, multipart, media = encode_body(
-            operation.body, _body_value(operation, operation.body, arguments)
+            operation.body, _body_value(operation, operation.body, arguments), styles
         )
         if media is not None:
             headers = [h for h in headers if h[0].lower() != "content-type"]

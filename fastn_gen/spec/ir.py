@@ -130,6 +130,28 @@ class Skip:
 
 
 @dataclass(frozen=True, slots=True)
+class EntityMapping:
+    """How one common-data-model type is read from one of the connector's tools.
+
+    Expressions are JMESPath, already checked (see ``spec/entities.py``).
+    """
+
+    entity_type: str
+    tool: str  # full tool name
+    records: str
+    id: str
+    fields: tuple[tuple[str, str], ...]
+    url: str | None = None
+    query_arg: str | None = None
+    limit_arg: str | None = None
+    max_limit: int | None = None
+    cursor_arg: str | None = None
+    next_cursor: str | None = None
+    short_page_ends: bool = False
+    arguments: tuple[tuple[str, Any], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Connector:
     name: str  # snake_case, used as the tool-name prefix
     title: str
@@ -143,3 +165,4 @@ class Connector:
     self_hosted: bool = False
     health_check: str | None = None  # tool name run by the on-demand health check
     extra: dict[str, Any] = field(default_factory=dict)
+    entities: tuple[EntityMapping, ...] = ()  # sorted by entity type

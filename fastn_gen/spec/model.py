@@ -266,6 +266,7 @@ class ConnectorSpec(_Spec):
     variables: dict[str, VariableSpec] = {}
     response_ok: ResponseOkSpec | None = None
     tools: list[ToolSpec]  # at least one; checked in native.py with the other rules
+    entities: dict[str, Any] = {}  # common-data-model mappings, checked in entities.py
 
 
 # --- OpenAPI wrapper ----------------------------------------------------------------
@@ -298,6 +299,7 @@ class OpenAPIWrapperSpec(_Spec):
     default_auth: Literal["none", "bearer"] = "none"
     self_hosted: bool = False
     health_check: ToolName | None = None
+    entities: dict[str, Any] = {}  # common-data-model mappings, checked in entities.py
 
 
 @dataclasses.dataclass

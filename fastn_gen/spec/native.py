@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fastn_gen.spec import ir
+from fastn_gen.spec.entities import build_entities
 from fastn_gen.spec.errors import pointer
 from fastn_gen.spec.inputs import MAX_DESCRIPTION, assign_args, build_input_schema
 from fastn_gen.spec.model import (
@@ -811,6 +812,8 @@ def load_native_connector(data: dict[str, Any], source: str) -> ir.Connector:
     assert connector is not None  # every failure above added an issue
 
     built = tuple(_build_tool(connector, i, t) for i, t in tools)
+    entities = build_entities(connector.entities, connector.name, built, issues)
+    issues.raise_if_any()
     extra: dict[str, Any] = {}
     if connector.variables:
         extra["variables"] = {
@@ -839,6 +842,7 @@ def load_native_connector(data: dict[str, Any], source: str) -> ir.Connector:
         self_hosted=connector.self_hosted,
         health_check=health,
         extra=extra,
+        entities=entities,
     )
 
 
@@ -941,5 +945,6 @@ def wrapper_options(data: dict[str, Any], source: str) -> tuple[OpenAPIOptions, 
         default_auth=spec.default_auth,
         self_hosted=spec.self_hosted,
         health_check=spec.health_check,
+        entities=dict(spec.entities),
     )
     return options, spec.openapi

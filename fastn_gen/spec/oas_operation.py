@@ -130,10 +130,17 @@ def is_json_media(media_type: str) -> bool:
     return media_rank(media_type)[0] in (0, 1, 4)
 
 
+# 204 and 205 answers never carry content (RFC 9110), whatever a document declares
+# under them (SendGrid gives its 204s a JSON object schema): no output schema from them.
+NO_CONTENT = ("204", "205")
+
+
 def success_codes(responses: dict[str, Any]) -> list[str]:
     """Response codes to take the output schema from, most preferred first."""
     codes = [str(c) for c in responses]
-    ok = sorted(c for c in codes if len(c) == 3 and c.startswith("2") and c.isdigit())
+    ok = sorted(
+        c for c in codes if len(c) == 3 and c[0] == "2" and c.isdigit() and c not in NO_CONTENT
+    )
     ordered = [c for c in ("200", "201") if c in ok] + [c for c in ok if c not in ("200", "201")]
     ordered += [c for c in codes if c.upper() == "2XX"]
     if not ordered and "default" in codes:

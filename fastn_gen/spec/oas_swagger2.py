@@ -75,6 +75,9 @@ def _param_schema(param: dict[str, Any]) -> dict[str, Any]:
 
 def _style(param: dict[str, Any], location: str) -> tuple[str | None, bool | None]:
     fmt = param.get("collectionFormat")
+    if location == "formData" and param.get("type") == "array":
+        # Form fields are written like query parameters; csv is Swagger 2.0's default.
+        return _COLLECTION_QUERY.get(fmt if isinstance(fmt, str) else "csv", (None, None))
     if param.get("type") != "array" or not isinstance(fmt, str):
         return None, None
     if location == "query":
@@ -98,8 +101,10 @@ def view_2(raw: RawOperation, doc: Document, resolver: Resolver) -> OperationVie
         if where == "body":
             body = _body(param, ptr, op, doc, required, description)
         elif where == "formData":
+            style, explode = _style(param, where)
+            schema = _param_schema(param)
             fields.append(
-                RawParam(param["name"], "body", required, _param_schema(param), ptr, description)
+                RawParam(param["name"], "body", required, schema, ptr, description, style, explode)
             )
         elif where in ("path", "query", "header"):
             style, explode = _style(param, where)

@@ -157,6 +157,9 @@ class ToolBuilder:
         for name, prop in properties.items():
             style, explode = styles.get(name, (None, None))
             prop_schema = prop if isinstance(prop, dict) else ({} if prop else {"not": {}})
+            if style is None and body.encoding == "form" and self._is_array(prop_schema):
+                # OpenAPI's default for a form field: style form, exploded (tags=a&tags=b).
+                style, explode = "form", True if explode is None else explode
             description = prop_schema.get("description")
             if description is not None:
                 prop_schema = {k: v for k, v in prop_schema.items() if k != "description"}
@@ -173,6 +176,15 @@ class ToolBuilder:
                 )
             )
         return out, False
+
+    def _is_array(self, schema: JSONSchema) -> bool:
+        try:
+            if "$ref" in schema:
+                schema = self._in.definition(self._def_pointer(schema["$ref"]))
+        except RefProblem:
+            return False
+        kind = schema.get("type")
+        return kind == "array" or (isinstance(kind, list) and "array" in kind)
 
     def _whole(self, body: RawBody, schema: JSONSchema) -> Param:
         description = trim_description(body.description)

@@ -29,9 +29,11 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, cast
 
+from fastn_gen.spec.entities import build_entities
 from fastn_gen.spec.errors import SpecError, SpecIssue, pointer
 from fastn_gen.spec.inputs import trim_description
 from fastn_gen.spec.ir import Annotations, Connector, HttpMethod, Skip, Tool
+from fastn_gen.spec.model import Issues
 from fastn_gen.spec.naming import VALID_TOOL_NAME, NameRequest, assign_names, operation_slug
 from fastn_gen.spec.oas_auth import select_auth
 from fastn_gen.spec.oas_load import Document, check_document_objects, read_document
@@ -109,6 +111,9 @@ def load_openapi_connector(
     if options.health_check and options.health_check not in {t.name for t in tools}:
         msg = f"health_check names no tool of this connector: {options.health_check!r}"
         issues.append(SpecIssue(wrapper, pointer("health_check"), msg))
+    entity_issues = Issues(wrapper)
+    entities = build_entities(options.entities, options.name, tools, entity_issues)
+    issues += entity_issues.found
     if issues:
         raise SpecError(issues)
     return Connector(
@@ -123,6 +128,7 @@ def load_openapi_connector(
         self_hosted=options.self_hosted,
         health_check=options.health_check,
         extra=_extra(drafts, tools, base.variables),
+        entities=entities,
     )
 
 

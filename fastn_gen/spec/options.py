@@ -7,7 +7,7 @@ for a bare ``*.openapi.{yaml,json}`` document.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,3 +52,5 @@ class OpenAPIOptions:
     default_auth: Literal["none", "bearer"] = "none"
     self_hosted: bool = False
     health_check: str | None = None
+    # The wrapper's ``entities:`` block, checked against the tools once they are built.
+    entities: dict[str, Any] = field(default_factory=dict)

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, StrictBool, StrictInt, StrictStr
 
+from fastn_gen.runtime.entities import EntityMapping
 from fastn_gen.runtime.operation import (
     AuthSpec,
     BodySpec,
@@ -268,3 +269,34 @@ INPUT_MODELS = LazyModels(
         "hubspot_search_contacts": _build_hubspot_search_contacts,
     }
 )
+
+# Common-data-model entities this connector maps, for fastn_search_entities.
+ENTITIES: dict[str, EntityMapping] = {
+    "Contact": EntityMapping(
+        entity_type="Contact",
+        tool="hubspot_search_contacts",
+        records="results",
+        id="id",
+        fields=(
+            ("name", "join_present(' ', [properties.firstname, properties.lastname])"),
+            ("first_name", "properties.firstname"),
+            ("last_name", "properties.lastname"),
+            ("email", "properties.email"),
+            ("phone", "properties.phone"),
+            ("company", "properties.company"),
+            ("title", "properties.jobtitle"),
+            ("created_at", "iso_time(createdAt)"),
+            ("updated_at", "iso_time(updatedAt)"),
+        ),
+        url=None,
+        query_arg="query",
+        limit_arg="limit",
+        max_limit=200,
+        cursor_arg="after",
+        next_cursor="paging.next.after",
+        short_page_ends=False,
+        arguments=(
+            ("properties", ["email", "firstname", "lastname", "phone", "company", "jobtitle"]),
+        ),
+    ),
+}

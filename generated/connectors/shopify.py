@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, StrictBool, StrictInt, StrictStr
 
+from fastn_gen.runtime.entities import EntityMapping
 from fastn_gen.runtime.operation import (
     AuthSpec,
     BodySpec,
@@ -467,3 +468,92 @@ INPUT_MODELS = LazyModels(
         "shopify_search_customers": _build_shopify_search_customers,
     }
 )
+
+# Common-data-model entities this connector maps, for fastn_search_entities.
+ENTITIES: dict[str, EntityMapping] = {
+    "Contact": EntityMapping(
+        entity_type="Contact",
+        tool="shopify_search_customers",
+        records="customers",
+        id="id",
+        fields=(
+            ("name", "join_present(' ', [first_name, last_name])"),
+            ("first_name", "first_name"),
+            ("last_name", "last_name"),
+            ("email", "email"),
+            ("phone", "phone"),
+            ("company", "default_address.company"),
+            (
+                "address",
+                "default_address && {line1: default_address.address1, line2: default_address.address2, city: default_address.city, region: default_address.province, postal_code: default_address.zip, country: default_address.country_code}",
+            ),
+            ("created_at", "iso_time(created_at)"),
+            ("updated_at", "iso_time(updated_at)"),
+        ),
+        url="format('https://admin.shopify.com/store/{0}/customers/{1}', [var('shop'), id])",
+        query_arg="query",
+        limit_arg="limit",
+        max_limit=250,
+        cursor_arg=None,
+        next_cursor=None,
+        short_page_ends=False,
+        arguments=(),
+    ),
+    "Order": EntityMapping(
+        entity_type="Order",
+        tool="shopify_list_orders",
+        records="orders",
+        id="id",
+        fields=(
+            ("number", "name"),
+            ("status", "cancelled_at && 'cancelled' || closed_at && 'closed' || 'open'"),
+            ("financial_status", "financial_status"),
+            ("fulfillment_status", "fulfillment_status || 'unfulfilled'"),
+            ("email", "email"),
+            ("customer_name", "join_present(' ', [customer.first_name, customer.last_name])"),
+            ("customer_remote_id", "customer.id"),
+            ("total", "money(total_price, currency)"),
+            ("subtotal", "money(subtotal_price, currency)"),
+            (
+                "line_items",
+                "line_items[].{title: title, sku: sku, quantity: quantity, price: money(price_set.shop_money.amount, price_set.shop_money.currency_code)}",
+            ),
+            ("created_at", "iso_time(created_at)"),
+            ("updated_at", "iso_time(updated_at)"),
+            ("closed_at", "iso_time(closed_at)"),
+            ("cancelled_at", "iso_time(cancelled_at)"),
+        ),
+        url="format('https://admin.shopify.com/store/{0}/orders/{1}', [var('shop'), id])",
+        query_arg=None,
+        limit_arg="limit",
+        max_limit=250,
+        cursor_arg="since_id",
+        next_cursor="orders[-1].id",
+        short_page_ends=True,
+        arguments=(("status", "any"), ("since_id", 0)),
+    ),
+    "Product": EntityMapping(
+        entity_type="Product",
+        tool="shopify_list_products",
+        records="products",
+        id="id",
+        fields=(
+            ("title", "title"),
+            ("description", "plain_text(body_html)"),
+            ("sku", "variants[0].sku"),
+            ("vendor", "vendor"),
+            ("category", "product_type"),
+            ("status", "status"),
+            ("created_at", "iso_time(created_at)"),
+            ("updated_at", "iso_time(updated_at)"),
+        ),
+        url="format('https://admin.shopify.com/store/{0}/products/{1}', [var('shop'), id])",
+        query_arg=None,
+        limit_arg="limit",
+        max_limit=250,
+        cursor_arg="since_id",
+        next_cursor="products[-1].id",
+        short_page_ends=True,
+        arguments=(("since_id", 0),),
+    ),
+}

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, StrictBool, StrictInt, StrictStr
 
+from fastn_gen.runtime.entities import EntityMapping
 from fastn_gen.runtime.operation import (
     AuthSpec,
     BodySpec,
@@ -133,6 +134,24 @@ OPERATIONS: dict[str, Operation] = {
             ParamSpec("limit", "limit", "query", False),
             ParamSpec("cursor", "cursor", "query", False),
             ParamSpec("include_locale", "include_locale", "query", False),
+        ),
+        None,
+        read_only=True,
+        destructive=False,
+        idempotent=True,
+        requires_auth=True,
+    ),
+    "slack_search_messages": Operation(
+        "slack_search_messages",
+        "search_messages",
+        "GET",
+        "/search.messages",
+        (
+            ParamSpec("query", "query", "query", True),
+            ParamSpec("count", "count", "query", False),
+            ParamSpec("page", "page", "query", False),
+            ParamSpec("sort", "sort", "query", False),
+            ParamSpec("sort_dir", "sort_dir", "query", False),
         ),
         None,
         read_only=True,
@@ -265,6 +284,32 @@ def _build_slack_list_users() -> type[ToolInput]:
     return SlackListUsersInput
 
 
+def _build_slack_search_messages() -> type[ToolInput]:
+    _absent: Any = None
+
+    class SlackSearchMessagesInput(ToolInput):
+        query: Annotated[StrictStr, Field(min_length=1)] = Field(
+            description=(
+                "Search text, with Slack's modifiers such as in:#channel, from:@user or "
+                "before:2024-01-31."
+            )
+        )
+        count: Annotated[StrictInt, Field(ge=1, le=100), BeforeValidator(json_integer)] = Field(
+            _absent, description="Results per page (Slack's default is 20)."
+        )
+        page: Annotated[StrictInt, Field(ge=1, le=100), BeforeValidator(json_integer)] = Field(
+            _absent, description="Page number, from 1."
+        )
+        sort: Literal["score", "timestamp"] = Field(
+            _absent, description="Sort by relevance (score, the default) or by time."
+        )
+        sort_dir: Literal["asc", "desc"] = Field(
+            _absent, description="Sort direction (desc by default)."
+        )
+
+    return SlackSearchMessagesInput
+
+
 def _build_slack_send_message() -> type[ToolInput]:
     _absent: Any = None
 
@@ -313,6 +358,79 @@ INPUT_MODELS = LazyModels(
         "slack_get_user": _build_slack_get_user,
         "slack_list_channels": _build_slack_list_channels,
         "slack_list_users": _build_slack_list_users,
+        "slack_search_messages": _build_slack_search_messages,
         "slack_send_message": _build_slack_send_message,
     }
 )
+
+# Common-data-model entities this connector maps, for fastn_search_entities.
+ENTITIES: dict[str, EntityMapping] = {
+    "Channel": EntityMapping(
+        entity_type="Channel",
+        tool="slack_list_channels",
+        records="channels",
+        id="id",
+        fields=(
+            ("name", "name"),
+            ("topic", "topic.value"),
+            ("purpose", "purpose.value"),
+            ("is_private", "is_private"),
+            ("is_archived", "is_archived"),
+            ("member_count", "num_members"),
+            ("created_at", "unix_time(created)"),
+        ),
+        url=None,
+        query_arg=None,
+        limit_arg="limit",
+        max_limit=1000,
+        cursor_arg="cursor",
+        next_cursor="response_metadata.next_cursor",
+        short_page_ends=False,
+        arguments=(),
+    ),
+    "Contact": EntityMapping(
+        entity_type="Contact",
+        tool="slack_list_users",
+        records="members[?!deleted && !is_bot]",
+        id="id",
+        fields=(
+            ("name", "not_null(profile.real_name, real_name, name)"),
+            ("first_name", "profile.first_name"),
+            ("last_name", "profile.last_name"),
+            ("email", "profile.email"),
+            ("phone", "profile.phone"),
+            ("title", "profile.title"),
+            ("updated_at", "unix_time(updated)"),
+        ),
+        url=None,
+        query_arg=None,
+        limit_arg="limit",
+        max_limit=1000,
+        cursor_arg="cursor",
+        next_cursor="response_metadata.next_cursor",
+        short_page_ends=False,
+        arguments=(),
+    ),
+    "Message": EntityMapping(
+        entity_type="Message",
+        tool="slack_search_messages",
+        records="messages.matches",
+        id="join('/', [channel.id, ts])",
+        fields=(
+            ("text", "text"),
+            ("author_remote_id", "user"),
+            ("author_name", "username"),
+            ("channel_remote_id", "channel.id"),
+            ("channel_name", "channel.name"),
+            ("sent_at", "unix_time(ts)"),
+        ),
+        url="permalink",
+        query_arg="query",
+        limit_arg="count",
+        max_limit=100,
+        cursor_arg="page",
+        next_cursor="messages.paging.page < messages.paging.pages && sum([messages.paging.page, `1`])",
+        short_page_ends=False,
+        arguments=(),
+    ),
+}

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, StrictInt, StrictStr
 
+from fastn_gen.runtime.entities import EntityMapping
 from fastn_gen.runtime.operation import (
     AuthSpec,
     BodySpec,
@@ -553,3 +554,57 @@ INPUT_MODELS = LazyModels(
         "stripe_update_customer": _build_stripe_update_customer,
     }
 )
+
+# Common-data-model entities this connector maps, for fastn_search_entities.
+ENTITIES: dict[str, EntityMapping] = {
+    "Contact": EntityMapping(
+        entity_type="Contact",
+        tool="stripe_list_customers",
+        records="data",
+        id="id",
+        fields=(
+            ("name", "name"),
+            ("email", "email"),
+            ("phone", "phone"),
+            (
+                "address",
+                "address && {line1: address.line1, line2: address.line2, city: address.city, region: address.state, postal_code: address.postal_code, country: address.country}",
+            ),
+            ("created_at", "unix_time(created)"),
+        ),
+        url="format('https://dashboard.stripe.com/customers/{0}', [id])",
+        query_arg=None,
+        limit_arg="limit",
+        max_limit=100,
+        cursor_arg="starting_after",
+        next_cursor="has_more && data[-1].id",
+        short_page_ends=False,
+        arguments=(),
+    ),
+    "Invoice": EntityMapping(
+        entity_type="Invoice",
+        tool="stripe_list_invoices",
+        records="data",
+        id="id",
+        fields=(
+            ("number", "number"),
+            ("status", "status"),
+            ("email", "customer_email"),
+            ("customer_name", "customer_name"),
+            ("customer_remote_id", "type(customer) == 'string' && customer || customer.id"),
+            ("total", "minor_money(total, currency)"),
+            ("amount_due", "minor_money(amount_due, currency)"),
+            ("amount_paid", "minor_money(amount_paid, currency)"),
+            ("due_at", "unix_time(due_date)"),
+            ("created_at", "unix_time(created)"),
+        ),
+        url="hosted_invoice_url",
+        query_arg=None,
+        limit_arg="limit",
+        max_limit=100,
+        cursor_arg="starting_after",
+        next_cursor="has_more && data[-1].id",
+        short_page_ends=False,
+        arguments=(),
+    ),
+}

@@ -306,6 +306,48 @@ def test_form_body_uses_bracket_notation(echo_upstream: EchoUpstream) -> None:
     ]
 
 
+def test_form_fields_with_a_style_are_written_like_query_parameters(
+    echo_upstream: EchoUpstream,
+) -> None:
+    """OpenAPI ``encoding`` styles (Twilio's arrays: ``Events=a&Events=b``); a field
+    without a style, or with deepObject, keeps the bracket notation."""
+    operation = op(
+        "create_call",
+        "POST",
+        "/Calls.json",
+        [
+            ParamSpec("events", "StatusCallbackEvent", "body", True, "form", True),
+            ParamSpec("labels", "Labels", "body", False, "form", False),
+            ParamSpec("codes", "Codes", "body", False, "pipeDelimited", False),
+            ParamSpec("expand", "expand", "body", False, "deepObject", True),
+            body_param("tags"),
+            body_param("to", "To"),
+        ],
+        BodySpec("form", "application/x-www-form-urlencoded", required=True),
+    )
+    _, requests = call(
+        echo_upstream,
+        operation,
+        {
+            "events": ["initiated", "ringing"],
+            "labels": ["a", "b"],
+            "codes": [1, 2],
+            "expand": ["customer"],
+            "tags": ["x"],
+            "to": "+15005550006",
+        },
+    )
+    assert requests[0].form() == [
+        ("StatusCallbackEvent", "initiated"),
+        ("StatusCallbackEvent", "ringing"),
+        ("Labels", "a,b"),
+        ("Codes", "1|2"),
+        ("expand[0]", "customer"),
+        ("tags[0]", "x"),
+        ("To", "+15005550006"),
+    ]
+
+
 def test_multipart_body(echo_upstream: EchoUpstream) -> None:
     operation = op(
         "upload",

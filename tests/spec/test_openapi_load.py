@@ -325,3 +325,29 @@ def test_body_and_output_for_json_body(tmp_path: Path) -> None:
     )
     t = tool(load(tmp_path, doc), "acme_post_notes")
     assert t.output_schema == {"type": "object", "properties": {"id": {"type": "string"}}}
+
+
+def test_no_output_schema_from_responses_without_content(tmp_path: Path) -> None:
+    """A 204 (or 205) answer has no body, whatever schema the document puts under it
+    (SendGrid's DELETEs); an output schema from it would make clients that check
+    results refuse every successful call."""
+    empty = {"type": "object", "properties": {}}
+    doc = doc3(
+        {
+            "/alerts/{id}": {
+                "parameters": [{"name": "id", "in": "path", "required": True}],
+                "delete": {"operationId": "deleteAlert", "responses": ok(empty, "204")},
+                "put": {
+                    "operationId": "resetAlert",
+                    "responses": {**ok(empty, "205"), **ok({"type": "string"}, "202")},
+                },
+            }
+        }
+    )
+    c = load(tmp_path, doc)
+    assert tool(c, "acme_delete_alert").output_schema is None
+    assert tool(c, "acme_reset_alert").output_schema == {
+        "type": "object",
+        "properties": {"result": {"type": "string"}},
+        "required": ["result"],
+    }

@@ -107,6 +107,63 @@ def test_form_body_with_encoding_styles(tmp_path: Path) -> None:
     assert t.input_schema["properties"]["amount"] == {"type": "integer", "description": "In cents."}
 
 
+def test_form_array_fields_get_the_default_or_declared_style(tmp_path: Path) -> None:
+    """OpenAPI 3: a form field's default encoding is style form, exploded (Twilio's
+    ``StatusCallbackEvent=a&StatusCallbackEvent=b``); Swagger 2.0 formData arrays follow
+    ``collectionFormat`` (csv by default)."""
+    strings = {"type": "array", "items": {"type": "string"}}
+    body = {
+        "content": {
+            "application/x-www-form-urlencoded": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "events": strings,
+                        "codes": {"$ref": "#/components/schemas/Codes"},
+                        "expand": strings,
+                        "labels": strings,
+                        "name": {"type": "string"},
+                    },
+                },
+                "encoding": {
+                    "expand": {"style": "deepObject", "explode": True},
+                    "labels": {"explode": False},
+                },
+            }
+        }
+    }
+    components = {"components": {"schemas": {"Codes": strings}}}
+    t = _one(tmp_path, {"parameters": [ID], "requestBody": body}, doc=components)
+    assert [(p.arg, p.style, p.explode) for p in t.params if p.location == "body"] == [
+        ("events", "form", True),
+        ("codes", "form", True),
+        ("expand", "deepObject", True),
+        ("labels", "form", False),
+        ("name", None, None),
+    ]
+
+    fields = [
+        {"name": "csv", "in": "formData", "type": "array", "items": {"type": "string"}},
+        {"name": "multi", "in": "formData", "type": "array", "collectionFormat": "multi"},
+        {"name": "pipes", "in": "formData", "type": "array", "collectionFormat": "pipes"},
+        {"name": "note", "in": "formData", "type": "string"},
+    ]
+    swagger = {
+        "swagger": "2.0",
+        "info": {"title": "Acme", "version": "1"},
+        "host": "api.acme.example",
+        "consumes": ["application/x-www-form-urlencoded"],
+        "paths": {"/things": {"post": {"operationId": "op", "parameters": fields}}},
+    }
+    t = tool(load(tmp_path, swagger, name="swagger.json"), "acme_op")
+    assert [(p.arg, p.style, p.explode) for p in t.params] == [
+        ("csv", "form", False),
+        ("multi", "form", True),
+        ("pipes", "pipeDelimited", False),
+        ("note", None, None),
+    ]
+
+
 def test_multipart_body(tmp_path: Path) -> None:
     body = {
         "required": True,
