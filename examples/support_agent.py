@@ -70,6 +70,9 @@ async def run(url: str, key: str, query: str, entity_type: str, events: int) -> 
                 print(f"  {item['id']} ({item['connector']}): {item['data']}")
             if not found["items"]:
                 print("  nothing found")
+            # One failing integration never hides the others' results.
+            for error in found["errors"]:
+                print(f"  {error['connector']} failed ({error['error']}): {error['message']}")
 
         history = await call(
             client, "fastn_get_event_history", {"status": "failure", "limit": events}

@@ -3,7 +3,8 @@
 - ``fastn://integrations``: the tenant's integrations with their health;
 - ``fastn://integrations/{connector}``: one integration's status (template);
 - ``fastn://events/recent``: the latest events;
-- ``fastn://usage``: usage against every limit.
+- ``fastn://usage``: usage against every limit;
+- ``fastn://entities/{type}{?query}``: the first page of an entity search (template).
 
 Every read is answered for the authenticated tenant only; a URI naming a connector the
 tenant has not connected fails exactly like one that does not exist, so a tenant
@@ -19,6 +20,7 @@ from mcp.shared.exceptions import MCPError
 
 from fastn_gen.gateway.tenancy import Tenant
 from fastn_gen.native.base import NativeOutput, NativeToolError
+from fastn_gen.native.entity_resource import ENTITIES_PREFIX, ENTITY_TEMPLATE, read_entities
 from fastn_gen.native.events import event_history
 from fastn_gen.native.integrations import integration_detail, list_integrations
 from fastn_gen.native.registry import NativeTools
@@ -91,7 +93,8 @@ class TenantResources:
                     title="Integration status",
                     description="Status of one of the tenant's integrations, by connector name.",
                     mime_type=JSON,
-                )
+                ),
+                ENTITY_TEMPLATE,
             ]
         )
 
@@ -116,6 +119,8 @@ class TenantResources:
                 document = await integration_detail(ctx, connector)
             except NativeToolError:
                 raise unknown_resource(uri) from None
+        elif uri.startswith(ENTITIES_PREFIX):
+            document = await read_entities(ctx, uri)
         else:
             raise unknown_resource(uri)
         text = json.dumps(document.model_dump(mode="json"), ensure_ascii=False)

@@ -35,8 +35,11 @@ async def test_each_tenant_lists_its_own_resources(deployment: Deployment, mode:
         globex_uris = [r.uri for r in (await globex.list_resources()).resources]
     assert acme_uris == [*STATIC, "fastn://integrations/shopify", "fastn://integrations/slack"]
     assert globex_uris == [*STATIC, "fastn://integrations/slack"]
-    assert [t.uri_template for t in templates] == ["fastn://integrations/{connector}"]
-    assert templates[0].mime_type == "application/json"
+    assert [t.uri_template for t in templates] == [
+        "fastn://integrations/{connector}",
+        "fastn://entities/{type}{?query}",
+    ]
+    assert {t.mime_type for t in templates} == {"application/json"}
 
 
 @pytest.mark.parametrize("mode", ERAS)
