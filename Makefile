@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 FASTN := $(VENV)/bin/fastn-gen
 
-.PHONY: install demo build check lint test test-corpus test-all conformance bench bench-quick clean
+.PHONY: install demo build check lint test test-corpus test-all test-prism conformance bench bench-quick clean
 
 install: $(VENV)/.installed
 
@@ -40,6 +40,10 @@ test-corpus: install
 	$(PY) -m pytest -q -m corpus
 
 test-all: test test-corpus
+
+## Stoplight Prism as a validating upstream for every read-only tool of real vendor specs.
+test-prism: install
+	$(PY) -m pytest -q -m slow tests/prism
 
 ## @modelcontextprotocol/conformance server scenarios against the gateway (installs Node 22 from npm).
 conformance: install
