@@ -179,9 +179,11 @@ def tools(connectors_dir: Path, connector_name: str | None, as_json: bool) -> No
 
 
 def _register_gateway_commands() -> None:
+    from fastn_gen.cli_flows import register as register_flows
     from fastn_gen.cli_gateway import register
 
     register(main)
+    register_flows(main)
 
 
 _register_gateway_commands()

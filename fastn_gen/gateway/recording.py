@@ -17,8 +17,9 @@ import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from fastn_gen.gateway.digest import ArgsDigest
 from fastn_gen.gateway.oauth import OAuthContext
@@ -28,7 +29,7 @@ from fastn_gen.gateway.redact import Redactor
 from fastn_gen.gateway.secrets import OAuthToken
 from fastn_gen.store.base import Store
 from fastn_gen.store.ids import new_event_id
-from fastn_gen.store.records import Event, EventStatus, EventType
+from fastn_gen.store.records import Event, EventStatus, EventType, HealthChange
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +53,25 @@ _OK_FALSE = re.compile(r"=false: ([a-z_]+)")
 
 Write = Callable[[Store], Awaitable[None]]
 _STOP = object()
+
+# The flow run a tool call is made for (set by the flows engine around each call): its
+# events say so, and its failures do not trigger tool_call.failed flows.
+FLOW_RUN: ContextVar[str | None] = ContextVar("fastn_flow_run", default=None)
+
+
+class EventListener(Protocol):
+    """Told what was just stored (the flows engine's event triggers); must not block."""
+
+    def tool_call_failed(self, event: Event) -> None: ...
+
+    def health_changed(
+        self,
+        tenant_id: str,
+        connector: str,
+        change: HealthChange,
+        at: datetime,
+        error: str | None,
+    ) -> None: ...
 
 
 def clean_error(text: str | None) -> str | None:
@@ -99,6 +119,10 @@ class EventRecorder:
         self.written = 0
         self.failed = 0
         self.waited_for_room = 0
+        # Told of every event as it is recorded, on the call path (the metrics); must
+        # be quick and must not raise.
+        self.observers: list[Callable[[Event], None]] = []
+        self.listener: EventListener | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -183,6 +207,7 @@ class EventRecorder:
         detail: Mapping[str, Any] | None = None,
     ) -> None:
         at = self.clock()
+        flow_run = FLOW_RUN.get()
         event = Event(
             id=new_event_id(at),
             tenant_id=tenant_id,
@@ -195,11 +220,16 @@ class EventRecorder:
             upstream_status=upstream_status,
             error=clean_error(error),
             args_digest=self.digest(arguments) if arguments is not None else None,
-            detail=dict(detail or {}),
+            detail={**(detail or {}), **({"flow_run": flow_run} if flow_run else {})},
         )
+        for observe in self.observers:
+            observe(event)
 
         async def write(store: Store) -> None:
             await store.record_event(event)
+            failed_call = type == "tool_call" and status == "failure"
+            if failed_call and flow_run is None and self.listener is not None:
+                self.listener.tool_call_failed(event)
 
         await self._put(write)
 
@@ -216,7 +246,7 @@ class EventRecorder:
         message = clean_error(error)
 
         async def write(store: Store) -> None:
-            await store.record_outcome(
+            change = await store.record_outcome(
                 tenant_id,
                 connector,
                 ok=ok,
@@ -224,6 +254,8 @@ class EventRecorder:
                 error=message,
                 credentials_expired=credentials_expired,
             )
+            if change.changed and self.listener is not None:
+                self.listener.health_changed(tenant_id, connector, change, at, message)
 
         await self._put(write)
 

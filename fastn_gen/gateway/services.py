@@ -16,6 +16,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from fastn_gen.gateway.calls import ConnectorCalls
 from fastn_gen.gateway.catalog import Catalog
@@ -65,6 +66,14 @@ def describe_location(location: str) -> str:
     return f"{scheme}://{user}:***@{host}" if ":" in credentials else location
 
 
+class BackgroundWork(Protocol):
+    """Work that runs while the services are open (the flows runtime)."""
+
+    async def start(self) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
 @dataclass
 class Services:
     catalog: Catalog
@@ -76,6 +85,11 @@ class Services:
     calls: ConnectorCalls
     location: str
     clock: Clock = utc_now
+    # The flows runtime, attached by the native tools; started and stopped with the rest.
+    flows: BackgroundWork | None = None
+    # Whether this process runs the flow scheduler and resumes interrupted runs (a
+    # one-tenant stdio server does not).
+    schedule_flows: bool = True
     _opened: bool = field(default=False, repr=False)
     _startup: asyncio.Task[int] | None = field(default=None, repr=False)
 
@@ -114,6 +128,8 @@ class Services:
         self.executor.oauth.observer = self.recorder
         self._opened = True
         logger.info("store: %s", describe_location(self.location))
+        if self.flows is not None:
+            await self.flows.start()
         # In the background: with many tenants it must not delay serving.
         self._startup = asyncio.get_running_loop().create_task(
             record_connection_changes(self.store, self.recorder, self.registry.tenants),
@@ -131,8 +147,14 @@ class Services:
         if not self._opened:
             return
         self._opened = False
-        self.executor.oauth.observer = None
         try:
+            if self.flows is not None:
+                # First: runs still going are interrupted and recorded as such.
+                try:
+                    await self.flows.aclose()
+                except Exception:
+                    logger.exception("stopping the flows runtime failed")
+            self.executor.oauth.observer = None
             if self._startup is not None:
                 try:
                     await self._startup

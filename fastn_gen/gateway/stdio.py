@@ -41,6 +41,10 @@ async def serve_stdio(
         raise UnknownTenantError(f"tenant {tenant_id!r} is not configured")
     catalog = services.catalog if services is not None else Catalog.load(generated_dir)
     executor = services.executor if services is not None else executor or Executor()
+    if services is not None:
+        # A client's session, not a server: manual and event-triggered flows run here,
+        # scheduled ones and the resumption of interrupted runs are the HTTP gateway's.
+        services.schedule_flows = False
     server = build_server(GatewayHandlers(catalog, executor, services))
     try:
         if services is not None:

@@ -12,13 +12,16 @@ import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import mcp_types as types
 from pydantic import BaseModel, ConfigDict, Field
 
 from fastn_gen.gateway.services import Services
 from fastn_gen.gateway.tenancy import Tenant
+
+if TYPE_CHECKING:
+    from fastn_gen.flows.runtime import FlowRuntime
 
 TENANT_ID_DESCRIPTION = (
     "Accepted for compatibility with Fastn clients. The tenant is always the one the "
@@ -51,6 +54,8 @@ class CallContext:
     services: Services
     # Input models of the native tools, by name (flows may call them too).
     native_inputs: Mapping[str, type[BaseModel]] = field(default_factory=dict)
+    # The flows runtime that runs and schedules this tenant's flows.
+    flows: FlowRuntime | None = None
 
     @property
     def now(self) -> datetime:

@@ -1,9 +1,9 @@
 """Syntax check of five-field cron expressions (minute hour day-of-month month weekday).
 
-Only checks; running schedules belongs to the flows engine. Accepts ``*``, values,
-ranges ``a-b``, steps ``*/n`` and ``a-b/n``, lists ``a,b``, month and weekday names
-(``JAN``, ``MON``) and the macros ``@hourly``, ``@daily``, ``@weekly``, ``@monthly``,
-``@yearly``.
+Only checks; :mod:`fastn_gen.flows.cron` computes due times from the same tables.
+Accepts ``*``, values, ranges ``a-b``, steps ``*/n`` and ``a-b/n``, lists ``a,b``,
+month and weekday names (``JAN``, ``MON``) and the macros ``@hourly``, ``@daily``,
+``@weekly``, ``@monthly``, ``@yearly``.
 """
 
 from __future__ import annotations
@@ -16,14 +16,24 @@ MACROS = frozenset(
 _MONTHS = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
 _DAYS = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"]
 # (name, lowest, highest, names mapped to numbers)
-_FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (
+FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (
     ("minute", 0, 59, {}),
     ("hour", 0, 23, {}),
     ("day of month", 1, 31, {}),
     ("month", 1, 12, {m: i + 1 for i, m in enumerate(_MONTHS)}),
     ("day of week", 0, 7, {d: i for i, d in enumerate(_DAYS)}),
 )
-_ITEM = re.compile(r"^(?P<range>\*|[A-Za-z0-9]+(?:-[A-Za-z0-9]+)?)(?:/(?P<step>[0-9]+))?$")
+# What each macro stands for.
+MACRO_FIELDS = {
+    "@hourly": "0 * * * *",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@weekly": "0 0 * * 0",
+    "@monthly": "0 0 1 * *",
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+}
+ITEM = re.compile(r"^(?P<range>\*|[A-Za-z0-9]+(?:-[A-Za-z0-9]+)?)(?:/(?P<step>[0-9]+))?$")
 
 
 def _value(text: str, low: int, high: int, names: dict[str, int]) -> int | None:
@@ -35,7 +45,7 @@ def _value(text: str, low: int, high: int, names: dict[str, int]) -> int | None:
 
 def _field_problem(text: str, name: str, low: int, high: int, names: dict[str, int]) -> str | None:
     for item in text.split(","):
-        found = _ITEM.match(item)
+        found = ITEM.match(item)
         if found is None:
             return f"{name} field {text!r}: {item!r} is not a value, range or step"
         step = found.group("step")
@@ -67,7 +77,7 @@ def cron_problem(expression: str) -> str | None:
             f"a cron expression has 5 fields (minute hour day-of-month month day-of-week), "
             f"not {len(fields)}"
         )
-    for field_text, (name, low, high, names) in zip(fields, _FIELDS, strict=True):
+    for field_text, (name, low, high, names) in zip(fields, FIELDS, strict=True):
         problem = _field_problem(field_text, name, low, high, names)
         if problem is not None:
             return problem

@@ -1,32 +1,53 @@
 """The flow specification and its checks against what a tenant can run.
 
 A flow is a trigger and a list of steps, each calling one tool. Argument values may
-be literals or contain ``{{ expression }}`` placeholders filled in at run time
-(``trigger.<field>``, ``steps.<id>.result...``, ``item`` inside a ``for_each`` step,
-``flow.<field>``). Literal arguments are checked now against the tool's input model;
-values holding a placeholder are checked when the flow runs, since their type is only
-known then. A step may only refer to steps before it.
+be literals or contain ``{{ expression }}`` placeholders (JMESPath, see
+:mod:`fastn_gen.flows.expressions`) filled in at run time from ``trigger``,
+``steps.<id>``, ``item`` (inside a ``for_each`` step) and ``flow``. Literal arguments
+are checked now against the tool's input model; values holding a placeholder are
+checked when the flow runs, since their type is only known then. A step may only refer
+to steps before it (and, inside an on_failure branch, to the step that failed).
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from fastn_gen.flows.expressions import (
+    ROOTS,
+    ExpressionError,
+    bare_expression,
+    placeholders,
+    references,
+)
 from fastn_gen.native.cron import cron_problem
+
+__all__ = ["FlowSpec", "FlowStep", "check_flow", "placeholders"]
 
 FLOW_NAME = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 STEP_ID = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
-EXPRESSION_ROOTS = frozenset({"trigger", "steps", "item", "flow"})
-_PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
-_ROOT = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)")
-_STEP_REF = re.compile(r"\bsteps\s*\.\s*([A-Za-z_][A-Za-z0-9_]*)")
-_ITEM_REF = re.compile(r"\bitem\b")
+EXPRESSION_ROOTS = ROOTS
+# Flows may not run, change or delete flows (a flow starting itself would never end).
+FLOW_ONLY_TOOLS = frozenset(
+    {"fastn_run_flow", "fastn_create_flow", "fastn_set_flow_enabled", "fastn_delete_flow"}
+)
+EVENT_NAMES = (
+    "tool_call.failed",
+    "integration.failing",
+    "integration.credentials_expired",
+    "integration.recovered",
+)
+EventName = Literal[
+    "tool_call.failed",
+    "integration.failing",
+    "integration.credentials_expired",
+    "integration.recovered",
+]
 
 
 class _Spec(BaseModel):
@@ -47,12 +68,16 @@ class ScheduleTrigger(_Spec):
 
 class EventTrigger(_Spec):
     type: Literal["event"]
-    event: str = Field(
-        pattern=r"^[a-z0-9][a-z0-9_.:-]{0,127}$",
-        description="The event that starts the flow, e.g. slack.message or shopify.order_created.",
+    event: EventName = Field(
+        description="tool_call.failed: a tool call of the tenant failed; "
+        "integration.failing / integration.credentials_expired / integration.recovered: "
+        "an integration's health became failing, credentials_expired, or healthy again."
     )
     connector: str | None = Field(
-        default=None, max_length=64, description="The integration the event comes from."
+        default=None, max_length=64, description="Only events of this integration."
+    )
+    tool: str | None = Field(
+        default=None, max_length=64, description="Only failures of this tool (tool_call.failed)."
     )
 
 
@@ -60,13 +85,17 @@ Trigger = Annotated[ManualTrigger | ScheduleTrigger | EventTrigger, Field(discri
 
 
 class RetryPolicy(_Spec):
-    max_attempts: int = Field(default=3, ge=1, le=10)
-    backoff_s: float = Field(
-        default=1.0, ge=0, le=3600, description="Wait before the first retry; doubles after each."
+    max_attempts: int = Field(
+        default=3, ge=1, le=10, description="Attempts in all, the first included."
     )
+    backoff_s: float = Field(default=1.0, ge=0, le=3600, description="Wait before the first retry.")
+    multiplier: float = Field(
+        default=2.0, ge=1, le=10, description="Each wait is the previous times this."
+    )
+    max_backoff_s: float = Field(default=300.0, ge=0, le=3600, description="No wait is longer.")
 
 
-class FlowStep(_Spec):
+class _StepBase(_Spec):
     id: str = Field(pattern=STEP_ID, description="Unique within the flow; later steps refer to it.")
     tool: str = Field(min_length=1, max_length=64, description="A tool the tenant can call.")
     arguments: dict[str, Any] = Field(
@@ -74,7 +103,9 @@ class FlowStep(_Spec):
         description="The tool's arguments; values may contain {{ expression }} placeholders.",
     )
     condition: str | None = Field(
-        default=None, max_length=1000, description="Run the step only when this expression is true."
+        default=None,
+        max_length=1000,
+        description="Run the step (or, with for_each, the element) only when this is true.",
     )
     for_each: str | None = Field(
         default=None,
@@ -82,9 +113,32 @@ class FlowStep(_Spec):
         description="An expression giving a list; the step runs once per element ({{ item }}).",
     )
     retry: RetryPolicy | None = None
+
+
+class BranchStep(_StepBase):
     on_failure: Literal["stop", "continue"] = Field(
-        default="stop", description="Stop the flow, or continue with the next step."
+        default="stop", description="Stop the branch, or continue with its next step."
     )
+
+
+class FailureBranch(_Spec):
+    steps: list[BranchStep] = Field(
+        min_length=1, max_length=20, description="Run in order when the step fails."
+    )
+    then: Literal["stop", "continue"] = Field(
+        default="stop",
+        description="After the branch: end the run as failed, or go on with the next step.",
+    )
+
+
+class FlowStep(_StepBase):
+    on_failure: Literal["stop", "continue"] | FailureBranch = Field(
+        default="stop",
+        description="Stop the flow, continue with the next step, or run a branch of steps.",
+    )
+
+
+AnyStep = FlowStep | BranchStep
 
 
 class FlowSpec(_Spec):
@@ -108,19 +162,6 @@ class FlowProblem:
 InputModelLookup = Callable[[str], type[BaseModel] | None]
 
 
-def placeholders(value: Any) -> Iterator[str]:
-    """The expressions inside ``{{ }}`` anywhere in a JSON value."""
-    if isinstance(value, str):
-        for found in _PLACEHOLDER.finditer(value):
-            yield found.group(1).strip()
-    elif isinstance(value, Mapping):
-        for item in value.values():
-            yield from placeholders(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from placeholders(item)
-
-
 def _is_dynamic(value: Any) -> bool:
     return isinstance(value, str) and "{{" in value
 
@@ -140,7 +181,7 @@ def _dynamic_along(arguments: Any, loc: tuple[int | str, ...]) -> bool:
     return _is_dynamic(current)
 
 
-def _argument_problems(where: str, step: FlowStep, model: type[BaseModel]) -> Iterator[FlowProblem]:
+def _argument_problems(where: str, step: AnyStep, model: type[BaseModel]) -> Iterator[FlowProblem]:
     try:
         model.model_validate(step.arguments)
     except ValidationError as exc:
@@ -152,35 +193,37 @@ def _argument_problems(where: str, step: FlowStep, model: type[BaseModel]) -> It
             yield FlowProblem(f"{where}.arguments.{field}", str(err["msg"]), step.id)
 
 
-def _reference_problems(
-    where: str, step: FlowStep, expressions: list[str], earlier: set[str]
+def _expression_problems(
+    where: str, step: AnyStep, expressions: Sequence[str], earlier: set[str], item: bool
 ) -> Iterator[FlowProblem]:
     for expression in expressions:
-        root = _ROOT.match(expression)
-        if root is None or root.group(1) not in EXPRESSION_ROOTS:
+        try:
+            refs = references(expression)
+        except ExpressionError as exc:
             yield FlowProblem(
-                where,
-                f"expression {{{{ {expression} }}}} must start with one of "
-                f"{', '.join(sorted(EXPRESSION_ROOTS))}",
-                step.id,
+                where, f"expression {{{{ {expression} }}}} is not valid: {exc}", step.id
             )
             continue
-        for ref in _STEP_REF.findall(expression):
+        unknown = sorted(refs.roots - ROOTS)
+        if unknown:
+            yield FlowProblem(
+                where,
+                f"expression {{{{ {expression} }}}} uses {', '.join(unknown)}; expressions may "
+                f"use only {', '.join(sorted(ROOTS))}",
+                step.id,
+            )
+        for ref in sorted(refs.steps):
             if ref not in earlier:
                 yield FlowProblem(
                     where, f"refers to step {ref!r}, which does not run before this one", step.id
                 )
-        if _ITEM_REF.search(expression) and step.for_each is None:
+        if "item" in refs.roots and not item:
             yield FlowProblem(where, "uses item, but the step has no for_each", step.id)
 
 
-def _bare(expression: str) -> list[str]:
-    """A condition or for_each, written with or without ``{{ }}``."""
-    found = list(placeholders(expression))
-    return found or [expression.strip()]
-
-
-def _trigger_problems(trigger: Any, connected: set[str]) -> Iterator[FlowProblem]:
+def _trigger_problems(
+    trigger: Any, input_model: InputModelLookup, connected: set[str]
+) -> Iterator[FlowProblem]:
     if isinstance(trigger, ScheduleTrigger):
         problem = cron_problem(trigger.cron)
         if problem is not None:
@@ -189,44 +232,70 @@ def _trigger_problems(trigger: Any, connected: set[str]) -> Iterator[FlowProblem
             ZoneInfo(trigger.timezone)
         except (ZoneInfoNotFoundError, ValueError):
             yield FlowProblem("trigger.timezone", f"unknown time zone {trigger.timezone!r}")
-    elif isinstance(trigger, EventTrigger) and trigger.connector is not None:
-        if trigger.connector not in connected:
+    elif isinstance(trigger, EventTrigger):
+        if trigger.connector is not None and trigger.connector not in connected:
             yield FlowProblem(
                 "trigger.connector", f"no integration {trigger.connector!r} is connected"
             )
+        if trigger.tool is not None:
+            if trigger.event != "tool_call.failed":
+                yield FlowProblem("trigger.tool", "only tool_call.failed events name a tool")
+            elif input_model(trigger.tool) is None:
+                yield FlowProblem("trigger.tool", f"unknown tool {trigger.tool!r} for this tenant")
+
+
+class _Checker:
+    def __init__(self, input_model: InputModelLookup) -> None:
+        self.input_model = input_model
+        self.seen: set[str] = set()
+        self.problems: list[FlowProblem] = []
+
+    def step(self, where: str, step: AnyStep, earlier: set[str]) -> None:
+        add = self.problems.extend
+        if step.id in self.seen:
+            self.problems.append(FlowProblem(f"{where}.id", "another step has this id", step.id))
+        self.seen.add(step.id)
+        model = self.input_model(step.tool)
+        if step.tool in FLOW_ONLY_TOOLS:
+            self.problems.append(
+                FlowProblem(f"{where}.tool", f"a flow cannot call {step.tool}", step.id)
+            )
+        elif model is None:
+            self.problems.append(
+                FlowProblem(f"{where}.tool", f"unknown tool {step.tool!r} for this tenant", step.id)
+            )
+        else:
+            add(_argument_problems(where, step, model))
+        item = step.for_each is not None
+        add(
+            _expression_problems(
+                f"{where}.arguments", step, list(placeholders(step.arguments)), earlier, item
+            )
+        )
+        # for_each is evaluated before the step runs, so it may not use its own item.
+        if step.for_each is not None:
+            expressions = [bare_expression(step.for_each)]
+            add(_expression_problems(f"{where}.for_each", step, expressions, earlier, False))
+        if step.condition is not None:
+            expressions = [bare_expression(step.condition)]
+            add(_expression_problems(f"{where}.condition", step, expressions, earlier, item))
 
 
 def check_flow(
     spec: FlowSpec, input_model: InputModelLookup, connected: set[str]
 ) -> list[FlowProblem]:
     """Every problem of ``spec`` for a tenant with these tools and integrations."""
-    problems = list(_trigger_problems(spec.trigger, connected))
+    checker = _Checker(input_model)
+    checker.problems.extend(_trigger_problems(spec.trigger, input_model, connected))
     earlier: set[str] = set()
     for index, step in enumerate(spec.steps):
         where = f"steps[{index}] ({step.id})"
-        if step.id in earlier:
-            problems.append(FlowProblem(f"{where}.id", "another step has this id", step.id))
-        model = input_model(step.tool)
-        if model is None:
-            problems.append(
-                FlowProblem(f"{where}.tool", f"unknown tool {step.tool!r} for this tenant", step.id)
-            )
-        else:
-            problems.extend(_argument_problems(where, step, model))
-        problems.extend(
-            _reference_problems(
-                f"{where}.arguments", step, list(placeholders(step.arguments)), earlier
-            )
-        )
-        # for_each is evaluated before the step runs, so it may not use its own item.
-        if step.for_each is not None:
-            before = step.model_copy(update={"for_each": None})
-            problems.extend(
-                _reference_problems(f"{where}.for_each", before, _bare(step.for_each), earlier)
-            )
-        if step.condition is not None:
-            problems.extend(
-                _reference_problems(f"{where}.condition", step, _bare(step.condition), earlier)
-            )
+        checker.step(where, step, earlier)
         earlier.add(step.id)
-    return problems
+        if isinstance(step.on_failure, FailureBranch):
+            # A branch step sees the steps before it, including the one that failed.
+            for number, branch_step in enumerate(step.on_failure.steps):
+                inner = f"{where}.on_failure.steps[{number}] ({branch_step.id})"
+                checker.step(inner, branch_step, earlier)
+                earlier.add(branch_step.id)
+    return checker.problems

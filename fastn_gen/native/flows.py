@@ -1,8 +1,8 @@
 """``fastn_create_flow``: validate a flow against the tenant's tools and store a version.
 
-The flows engine runs stored flows; this tool only accepts a specification that can
-run for this tenant (see :mod:`fastn_gen.native.flow_spec`) and saves it, a new
-version each time the same name is saved.
+The flows engine (:mod:`fastn_gen.flows`) runs stored flows; this tool only accepts a
+specification that can run for this tenant (see :mod:`fastn_gen.native.flow_spec`) and
+saves it, a new version each time the same name is saved.
 """
 
 from __future__ import annotations
@@ -51,7 +51,8 @@ def _input_model(ctx: CallContext, name: str) -> type[BaseModel] | None:
     return entry.input_model() if entry is not None else None
 
 
-async def _run(ctx: CallContext, args: CreateFlowInput) -> CreateFlowOutput:
+async def create_flow(ctx: CallContext, args: CreateFlowInput) -> CreateFlowOutput:
+    """Check ``args`` against the tenant's tools and store it as the flow's next version."""
     spec = FlowSpec.model_validate(args.model_dump(exclude={"tenant_id"}))
     problems = check_flow(
         spec, lambda name: _input_model(ctx, name), set(ctx.tenant.connected_connectors())
@@ -71,6 +72,8 @@ async def _run(ctx: CallContext, args: CreateFlowInput) -> CreateFlowOutput:
     record = await ctx.services.store.save_flow(
         ctx.tenant.id, spec.name, spec.model_dump(mode="json"), at=ctx.now
     )
+    if ctx.flows is not None:
+        ctx.flows.flows_changed()
     tools = list(dict.fromkeys(step.tool for step in spec.steps))
     return CreateFlowOutput(
         tenant_id=ctx.tenant.id,
@@ -88,13 +91,15 @@ CREATE_FLOW = NativeTool(
     name="fastn_create_flow",
     title="Create flow",
     description=(
-        "Validate a flow (a trigger: manual, schedule with cron and timezone, or event; and "
-        "steps, each calling one of the tenant's tools with arguments that may use "
-        "{{ trigger.x }}, {{ steps.<id>.result.x }} or {{ item }} placeholders) and store it "
-        "as a new version. Problems are reported by step and field."
+        "Validate a flow (a trigger: manual, schedule with cron and timezone, or event such "
+        "as integration.failing or tool_call.failed; and steps, each calling one of the "
+        "tenant's tools with arguments that may use JMESPath placeholders such as "
+        "{{ trigger.input.x }}, {{ steps.<id>.result.x }} or {{ item }}, with optional "
+        "condition, for_each, retry and on_failure) and store it as a new version. Problems "
+        "are reported by step and field. See fastn_run_flow to run it."
     ),
     input_model=CreateFlowInput,
     output_model=CreateFlowOutput,
-    run=_run,
+    run=create_flow,
     read_only=False,
 )

@@ -1,4 +1,4 @@
-"""The six native tools, listed first for every tenant, and how a call to one runs.
+"""The native tools, listed first for every tenant, and how a call to one runs.
 
 A call: the optional ``tenant_id`` argument is checked first (a mismatch is refused
 and recorded as an ``auth_failure``), then the arguments against the tool's input
@@ -22,6 +22,13 @@ from fastn_gen.gateway.tenancy import Tenant
 from fastn_gen.native.base import CallContext, NativeTool, NativeToolError, structured_result
 from fastn_gen.native.entities import SEARCH_ENTITIES
 from fastn_gen.native.events import GET_EVENT_HISTORY
+from fastn_gen.native.flow_tools import (
+    DELETE_FLOW,
+    GET_FLOW,
+    LIST_FLOWS,
+    RUN_FLOW,
+    SET_FLOW_ENABLED,
+)
 from fastn_gen.native.flows import CREATE_FLOW
 from fastn_gen.native.integrations import GET_INTEGRATION_STATUS, LIST_INTEGRATIONS
 from fastn_gen.native.usage import GET_USAGE_SUMMARY
@@ -36,6 +43,12 @@ NATIVE_TOOLS: tuple[NativeTool[Any, Any], ...] = (
     GET_EVENT_HISTORY,
     GET_USAGE_SUMMARY,
     SEARCH_ENTITIES,
+    # The flows engine's management tools.
+    RUN_FLOW,
+    LIST_FLOWS,
+    GET_FLOW,
+    SET_FLOW_ENABLED,
+    DELETE_FLOW,
 )
 NATIVE_NAMES = frozenset(tool.name for tool in NATIVE_TOOLS)
 
@@ -57,6 +70,12 @@ class NativeTools:
         self._inputs: Mapping[str, type[BaseModel]] = {
             tool.name: tool.input_model for tool in NATIVE_TOOLS
         }
+        # One flows runtime per set of services; it calls tools through this object.
+        from fastn_gen.flows.runtime import FlowRuntime  # the runtime imports this module
+
+        if not isinstance(services.flows, FlowRuntime):
+            services.flows = FlowRuntime(services, self)
+        self.flows: FlowRuntime = services.flows
 
     def __contains__(self, name: str) -> bool:
         return name in self._by_name
@@ -64,8 +83,14 @@ class NativeTools:
     def input_schema(self, name: str) -> Mapping[str, Any] | None:
         return self._schemas.get(name)
 
+    def input_model(self, name: str) -> type[BaseModel]:
+        return self._inputs[name]
+
+    def read_only(self, name: str) -> bool:
+        return self._by_name[name].read_only
+
     def context(self, tenant: Tenant) -> CallContext:
-        return CallContext(tenant, self.services, self._inputs)
+        return CallContext(tenant, self.services, self._inputs, self.flows)
 
     async def call(
         self, tenant: Tenant, name: str, arguments: Mapping[str, Any] | None

@@ -88,8 +88,8 @@ def test_references_must_point_to_earlier_steps() -> None:
         "steps[0] (post).arguments: uses item, but the step has no for_each",
         "steps[1] (later).for_each: uses item, but the step has no for_each",
         "steps[2] (post).id: another step has this id",
-        "steps[2] (post).condition: expression {{ secrets.token }} must start with one of "
-        "flow, item, steps, trigger",
+        "steps[2] (post).condition: expression {{ secrets.token }} uses secrets; expressions "
+        "may use only flow, item, steps, trigger",
     ]
 
 
@@ -110,7 +110,7 @@ def test_references_must_point_to_earlier_steps() -> None:
             "trigger.timezone: unknown time zone 'Mars/Olympus'",
         ),
         (
-            {"type": "event", "event": "shopify.order_created", "connector": "shopify"},
+            {"type": "event", "event": "integration.failing", "connector": "shopify"},
             "trigger.connector: no integration 'shopify' is connected",
         ),
     ],

@@ -1,0 +1,144 @@
+"""Fires scheduled flows: one scheduler at a time across processes, each due time once.
+
+Every gateway process runs this loop, but only the holder of the ``flows:scheduler``
+lease in the store looks for due runs; the others keep trying to take the lease, so
+one of them carries on within a lease period if the holder dies. Beyond the lease, a
+run is created with the key ``schedule:<due time>``, unique per flow in the store: even
+two schedulers believing they hold the lease (a paused process waking up late) cannot
+fire the same due time twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from fastn_gen.flows.cron import CronSchedule
+from fastn_gen.store.base import Store
+from fastn_gen.store.records import FlowRecord
+
+if TYPE_CHECKING:
+    from fastn_gen.flows.runtime import FlowRuntime
+
+logger = logging.getLogger(__name__)
+
+LEASE_NAME = "flows:scheduler"
+
+
+@dataclass(frozen=True, slots=True)
+class Scheduled:
+    tenant_id: str
+    record: FlowRecord
+    schedule: CronSchedule
+    cron: str
+    timezone: str
+
+
+def _scheduled(tenant_id: str, record: FlowRecord) -> Scheduled | None:
+    trigger = record.spec.get("trigger") or {}
+    if not record.enabled or trigger.get("type") != "schedule":
+        return None
+    cron, zone = str(trigger.get("cron", "")), str(trigger.get("timezone") or "UTC")
+    try:
+        return Scheduled(tenant_id, record, CronSchedule.parse(cron, zone), cron, zone)
+    except (ValueError, KeyError) as exc:  # stored before a check existed, or a zone gone
+        logger.warning("flow %s of %s has an unusable schedule: %s", record.name, tenant_id, exc)
+        return None
+
+
+class Scheduler:
+    def __init__(self, runtime: FlowRuntime) -> None:
+        self.runtime = runtime
+        self.leader = False
+        self._entries: list[Scheduled] = []
+        self._refreshed_at: datetime | None = None
+        self._tried: dict[tuple[str, str, datetime], datetime] = {}
+
+    @property
+    def _store(self) -> Store:
+        return self.runtime.services.store
+
+    def refresh_soon(self) -> None:
+        self._refreshed_at = None
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.tick()
+            except Exception:
+                logger.exception("flow scheduler tick failed")
+            await asyncio.sleep(self.runtime.options.tick_s)
+
+    async def release(self) -> None:
+        if self.leader:
+            self.leader = False
+            try:
+                await self._store.release_lease(LEASE_NAME, self.runtime.owner)
+            except Exception:
+                logger.exception("could not release the scheduler lease")
+
+    async def tick(self, now: datetime | None = None) -> int:
+        """Fire what is due at ``now`` if this process holds the lease; how many fired."""
+        runtime = self.runtime
+        now = now or runtime.services.clock()
+        held = await self._store.acquire_lease(
+            LEASE_NAME, runtime.owner, now=now, until=now + runtime.lease
+        )
+        if held != self.leader:
+            logger.info("flow scheduler: %s", "this process schedules" if held else "standing by")
+            self.leader = held
+            self.refresh_soon()
+        if not held:
+            return 0
+        refresh = timedelta(seconds=runtime.options.refresh_s)
+        if self._refreshed_at is None or now - self._refreshed_at >= refresh:
+            await self._refresh()
+            self._refreshed_at = now
+        fired = 0
+        misfire = timedelta(seconds=runtime.options.misfire_s)
+        for entry in self._entries:
+            since = max(entry.record.created_at, now - misfire)
+            for due in entry.schedule.due_times(since, now):
+                slot = (entry.tenant_id, entry.record.name, due)
+                if slot in self._tried:
+                    continue
+                self._tried[slot] = due
+                fired += await self._fire(entry, due)
+        self._tried = {k: v for k, v in self._tried.items() if v >= now - misfire}
+        return fired
+
+    async def _refresh(self) -> None:
+        entries = []
+        for tenant in self.runtime.services.registry.tenants:
+            for record in await self._store.list_flows(tenant.id):
+                entry = _scheduled(tenant.id, record)
+                if entry is not None:
+                    entries.append(entry)
+        self._entries = entries
+
+    async def _fire(self, entry: Scheduled, due: datetime) -> int:
+        runtime = self.runtime
+        tenant = runtime.services.registry.get(entry.tenant_id)
+        # The latest word on the flow: it may have been disabled, changed or deleted.
+        current = await self._store.get_flow(entry.tenant_id, entry.record.name)
+        if tenant is None or current is None or current.version != entry.record.version:
+            self.refresh_soon()
+            return 0
+        if not current.enabled:
+            self.refresh_soon()
+            return 0
+        trigger = {
+            "type": "schedule",
+            "due_at": due.isoformat().replace("+00:00", "Z"),
+            "local_time": due.astimezone(entry.schedule.zone).isoformat(),
+            "cron": entry.cron,
+            "timezone": entry.timezone,
+        }
+        key = "schedule:" + trigger["due_at"]
+        run = await runtime.start_run(tenant, current, trigger, key)
+        if run is not None:
+            logger.info("flow %s of %s fired for %s", current.name, tenant.id, trigger["due_at"])
+        return int(run is not None)
