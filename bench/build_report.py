@@ -67,6 +67,7 @@ def machine(
         "load_before": [round(x, 2) for x in load_before],
         "load_after": [round(x, 2) for x in load_after],
         "executable": sys.executable,
+        "nice": os.nice(0),
     }
 
 
@@ -123,6 +124,8 @@ def render_section(f: dict[str, float], m: dict[str, Any], runs: int) -> str:
         f"| build peak RSS | {f['trio_rss_mb']:.0f} MB |",
     ]
     load = f"{m['load_before'][0]:.1f} before, {m['load_after'][0]:.1f} after"
+    if m.get("nice"):
+        load += f"; the benchmark ran at nice {m['nice']}"
     lines = [
         HEADING,
         "",
