@@ -6,6 +6,7 @@ import os
 import signal
 import sys
 from collections.abc import AsyncIterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,17 @@ def gateway_process(
             *extra,
         ]
     return process
+
+
+def start_all(*processes: GatewayProcess) -> None:
+    """Start the gateways side by side (each start waits for its /healthz)."""
+    with ThreadPoolExecutor(len(processes)) as pool:
+        failures = [f.exception() for f in [pool.submit(p.start) for p in processes]]
+    problem = next((f for f in failures if f is not None), None)
+    if problem is not None:
+        for process in processes:
+            process.stop()
+        raise problem
 
 
 def kill(process: GatewayProcess) -> None:

@@ -11,6 +11,7 @@ import threading
 
 from tests.upstreams.faulty import FaultySlack
 from tests.upstreams.server import RecordedRequest, Reply
+from tests.upstreams.shopify import ShopifyUpstream
 
 GATE_TIMEOUT_S = 30.0
 
@@ -46,3 +47,10 @@ class GatedSlack(FaultySlack):
     def posted(self, channel: str) -> list[str]:
         """The texts of the messages posted to ``channel``, oldest first."""
         return [m["text"] for m in self.messages.get(channel, [])]
+
+
+class RevocableShopify(ShopifyUpstream):
+    """Shopify whose tokens can be withdrawn again (its answer is then HTTP 401)."""
+
+    def revoke_token(self, token: str) -> None:
+        self._tokens.pop(token, None)

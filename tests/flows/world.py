@@ -17,9 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fastn_gen.gateway.tenancy import hash_api_key
-from tests.flows.upstream import GatedSlack
+from tests.flows.upstream import GatedSlack, RevocableShopify
 from tests.gateway.fixtures.gateway_process import generated_dir
-from tests.upstreams import ShopifyUpstream
 
 CONNECTORS = {"acme": ("slack", "shopify"), "globex": ("slack",), "metered": ("slack", "shopify")}
 PLAN_OF = {"acme": "pro", "globex": "pro", "metered": "metered"}
@@ -37,7 +36,7 @@ plans:
 class World:
     root: Path
     slack: GatedSlack
-    shopify: ShopifyUpstream
+    shopify: RevocableShopify
     config: Path
     generated: Path
     tokens: dict[str, str] = field(default_factory=dict)
@@ -46,7 +45,7 @@ class World:
     @classmethod
     def create(cls, root: Path) -> World:
         root.mkdir(parents=True, exist_ok=True)
-        slack, shopify = GatedSlack(), ShopifyUpstream()
+        slack, shopify = GatedSlack(), RevocableShopify()
         slack.start()
         shopify.start()
         world = cls(root, slack, shopify, root / "tenants.yaml", root / "generated")
@@ -89,6 +88,12 @@ class World:
     def revoke_slack(self, tenant: str) -> None:
         """Make Slack refuse the tenant's token from now on (its calls fail)."""
         self.slack.revoke_token(self.tokens[f"{tenant.upper()}_SLACK_TOKEN"])
+
+    def revoke_shopify(self, tenant: str) -> None:
+        self.shopify.revoke_token(self.tokens[f"{tenant.upper()}_SHOPIFY_TOKEN"])
+
+    def restore_shopify(self, tenant: str) -> None:
+        self.shopify.allow_token(self.tokens[f"{tenant.upper()}_SHOPIFY_TOKEN"], f"{tenant}-store")
 
     def stop(self) -> None:
         self.slack.stop()
