@@ -181,8 +181,10 @@ def tools(connectors_dir: Path, connector_name: str | None, as_json: bool) -> No
 def _register_gateway_commands() -> None:
     from fastn_gen.cli_flows import register as register_flows
     from fastn_gen.cli_gateway import register
+    from fastn_gen.cli_ops import register as register_ops
 
     register(main)
+    register_ops(main)
     register_flows(main)
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from fastn_gen.gateway import serve_options
+from fastn_gen.observability import options as operator_options
 
 # Kept in step with fastn_gen.gateway.serve; not imported so `--help` stays fast.
 DEFAULT_HOST = "127.0.0.1"
@@ -85,6 +86,7 @@ _CONFIG_OPTION = click.option(
     type=click.Choice(["debug", "info", "warning", "error"]),
 )
 @serve_options.click_options
+@operator_options.click_options
 def serve(
     config_path: Path,
     generated_dir: Path,
@@ -122,6 +124,7 @@ def serve(
     if upstream_timeout is not None:
         argv += ["--upstream-timeout", str(upstream_timeout)]
     argv += serve_options.forwarded(reliability)
+    argv += operator_options.forwarded(reliability)
     if stdio:
         argv += ["--tenant", str(tenant_id)]
     else:

@@ -24,7 +24,13 @@ from fastn_gen.spec.loader import LoadResult, Progress
 
 MANIFEST_FORMAT = 1
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_TEMPLATES = PACKAGE_ROOT.parent / "templates"
+# A source checkout keeps templates/ beside the package; an installed wheel carries them
+# as package data in fastn_gen/templates (setup.py maps one onto the other).
+DEFAULT_TEMPLATES = (
+    PACKAGE_ROOT / "templates"
+    if (PACKAGE_ROOT / "templates").is_dir()
+    else PACKAGE_ROOT.parent / "templates"
+)
 # Source that shapes the output: a change here makes generated/ stale.
 GENERATOR_SOURCES = ("spec", "codegen")
 

@@ -32,6 +32,8 @@ from fastn_gen.gateway.origin import LOOPBACK_HOSTS, HostOriginGuard, HostPolicy
 from fastn_gen.gateway.scopes import ResourceServer, ScopeGuard
 from fastn_gen.gateway.services import Services
 from fastn_gen.gateway.tenancy import Tenant, TenantRegistry
+from fastn_gen.observability.operator import operator_routes, with_request_ids
+from fastn_gen.observability.options import OperatorOptions
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +59,8 @@ class HttpOptions:
     limits: RequestLimits = RequestLimits()
     # OAuth resource-server mode (JWT access tokens besides API keys).
     oauth: OAuthResourceModel | None = None
+    # Logs, /metrics and the /admin console (fastn_gen.observability, fastn_gen.admin).
+    operator: OperatorOptions = OperatorOptions()
 
 
 def anonymous_tenant(registry: TenantRegistry, options: HttpOptions) -> Tenant | None:
@@ -154,9 +158,10 @@ def create_app(
             # POST only (405 otherwise, as the SDK answers 2026-07-28 clients): stateless,
             # the gateway has no server-to-client stream, and the SDK would hold every
             # handshake-era client's GET open with nothing ever to send on it.
-            Route(MCP_PATH, endpoint=mcp_app, methods=["POST"]),
+            Route(MCP_PATH, endpoint=with_request_ids(mcp_app), methods=["POST"]),
             Route(HEALTH_PATH, endpoint=healthz),
             *(metadata_routes(options.oauth) if options.oauth is not None else []),
+            *operator_routes(options.operator, services, policy),
         ],
         lifespan=lifespan,
     )

@@ -26,6 +26,7 @@ from fastn_gen import __version__
 from fastn_gen.gateway.egress import PublicOnlyTransport
 from fastn_gen.gateway.redact import RedactingFilter
 from fastn_gen.gateway.request_builder import PreparedRequest
+from fastn_gen.observability.request_id import stamp_upstream_request
 
 USER_AGENT = f"fastn-gen/{__version__}"
 
@@ -119,6 +120,8 @@ class ClientPool:
                 trust_env=o.trust_env,
                 cookies=_no_cookies(),
                 headers={"User-Agent": USER_AGENT},
+                # The request id (and trace context) of the request being served.
+                event_hooks={"request": [stamp_upstream_request]},
             )
             self._clients[origin] = client
         return client

@@ -30,6 +30,9 @@ from fastn_gen.gateway.services import Services, StoreConfigError
 from fastn_gen.gateway.stdio import UnknownTenantError, serve_stdio
 from fastn_gen.gateway.tenancy import TenantConfigError, TenantRegistry
 from fastn_gen.native.registry import NATIVE_NAMES
+from fastn_gen.observability import options as operator_options
+from fastn_gen.observability.logs import configure_logging
+from fastn_gen.observability.tracing import TracingUnavailable, configure_tracing
 from fastn_gen.store.errors import StoreError
 
 logger = logging.getLogger("fastn_gen.gateway")
@@ -86,8 +89,9 @@ def run_http(
     store_url: str | None = None,
     upstream_timeout: float | None = None,
     reliability: Reliability | None = None,
+    operator: operator_options.OperatorOptions | None = None,
 ) -> None:
-    """Serve ``/mcp`` and ``/healthz`` until interrupted."""
+    """Serve ``/mcp`` and ``/healthz`` (and ``/metrics``, ``/admin``) until interrupted."""
     catalog, registry = _load(config_path, generated_dir)
     executor = _executor(upstream_timeout, reliability)
     services = Services.create(catalog, registry, executor, store_url=store_url)
@@ -101,6 +105,7 @@ def run_http(
         anonymous_tenant=anonymous_tenant,
         limits=(reliability or Reliability()).limits,
         oauth=oauth_config(config_path),
+        operator=(operator or operator_options.OperatorOptions()).with_tenants_file(config_path),
     )
     try:
         app = create_app(catalog, registry, executor, options, services)
@@ -174,6 +179,7 @@ def _parser(generated_default: Path) -> argparse.ArgumentParser:
             help="seconds to wait for an upstream's answer (default 30)",
         )
         add_reliability_arguments(p)
+        operator_options.add_arguments(p)
     http = sub.choices["http"]
     http.add_argument("--host", default=DEFAULT_HOST)
     http.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
@@ -213,12 +219,9 @@ def main(argv: Sequence[str] | None = None, *, generated_dir: Path = DEFAULT_GEN
         words.insert(0, "http")
     args = _parser(generated_dir).parse_args(words)
     # stderr only: on stdio, stdout is the protocol channel.
-    logging.basicConfig(
-        stream=sys.stderr,
-        level=args.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(args.log_level, args.log_format)
     try:
+        configure_tracing(args.otel_exporter)
         if args.transport == "http":
             run_http(
                 args.config,
@@ -232,6 +235,7 @@ def main(argv: Sequence[str] | None = None, *, generated_dir: Path = DEFAULT_GEN
                 store_url=args.store_url,
                 upstream_timeout=args.upstream_timeout,
                 reliability=Reliability.from_args(args),
+                operator=operator_options.OperatorOptions.from_args(args),
             )
         else:
             run_stdio(
@@ -250,6 +254,7 @@ def main(argv: Sequence[str] | None = None, *, generated_dir: Path = DEFAULT_GEN
         StoreConfigError,
         StoreError,
         DigestKeyError,
+        TracingUnavailable,
         OSError,
     ) as exc:
         logger.error("%s", exc)

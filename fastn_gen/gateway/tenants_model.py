@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from fastn_gen.admin.config import AdminModel
 from fastn_gen.gateway.oauth_config import OAuthResourceModel
 
 TENANT_ID = r"^[a-z0-9][a-z0-9_-]*$"
@@ -112,3 +113,5 @@ class TenantsFileModel(_Strict):
     tenants: list[Any]
     # OAuth resource-server mode: JWT access tokens besides API keys.
     oauth: OAuthResourceModel | None = None
+    # Admin keys for /admin and /metrics (fastn_gen.admin).
+    admin: AdminModel | None = None

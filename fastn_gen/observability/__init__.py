@@ -1,0 +1,1 @@
+"""Operator-facing telemetry: request ids, structured logs, Prometheus metrics, traces."""

@@ -1,0 +1,1 @@
+"""Operator commands: ``fastn-gen doctor`` and ``fastn-gen init``."""
