@@ -16,6 +16,7 @@ HTTP, configured by the standard ``OTEL_EXPORTER_OTLP_*`` variables). Both need 
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Literal
 
@@ -46,7 +47,10 @@ def configure_tracing(exporter: OtelExporter) -> bool:
         raise TracingUnavailable(
             "--otel-exporter needs opentelemetry-sdk: pip install 'fastn-gen[otel]'"
         ) from None
-    provider = TracerProvider(resource=Resource.create({"service.name": SERVICE_NAME}))
+    # OTEL_SERVICE_NAME, when set, names the service; attributes given here would win.
+    named = bool(os.environ.get("OTEL_SERVICE_NAME"))
+    attributes = {} if named else {"service.name": SERVICE_NAME}
+    provider = TracerProvider(resource=Resource.create(attributes))
     span_exporter: SpanExporter
     if exporter == "console":
         # stderr: on stdio, stdout is the protocol channel.
@@ -61,15 +65,6 @@ def configure_tracing(exporter: OtelExporter) -> bool:
                 "pip install 'fastn-gen[otel]'"
             ) from None
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    # The provider flushes buffered spans at exit (shutdown_on_exit).
     trace.set_tracer_provider(provider)
     return True
-
-
-def shutdown_tracing() -> None:
-    """Flush spans still buffered (the OTLP exporter batches them)."""
-    from opentelemetry import trace
-
-    provider = trace.get_tracer_provider()
-    shutdown = getattr(provider, "shutdown", None)
-    if callable(shutdown):
-        shutdown()
