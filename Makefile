@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 FASTN := $(VENV)/bin/fastn-gen
 
-.PHONY: install demo build check lint test test-corpus test-all test-prism conformance bench bench-quick clean
+.PHONY: install demo build check lint test test-corpus test-all test-prism test-packaging conformance bench bench-quick clean
 
 install: $(VENV)/.installed
 
@@ -27,8 +27,8 @@ check: install
 	$(FASTN) build --check --quiet
 
 lint: install
-	$(PY) -m ruff check fastn_gen tests bench generated
-	$(PY) -m ruff format --check fastn_gen tests bench generated
+	$(PY) -m ruff check fastn_gen tests bench generated examples
+	$(PY) -m ruff format --check fastn_gen tests bench generated examples
 	$(PY) -m mypy fastn_gen generated
 
 ## The default test run (fast suites; corpus and slow suites excluded).
@@ -44,6 +44,10 @@ test-all: test test-corpus
 ## Stoplight Prism as a validating upstream for every read-only tool of real vendor specs.
 test-prism: install
 	$(PY) -m pytest -q -m slow tests/prism
+
+## Build the wheel, install it in a clean venv, and run init, build and serve outside the repo.
+test-packaging: install
+	$(PY) -m pytest -q -m slow tests/packaging
 
 ## @modelcontextprotocol/conformance server scenarios against the gateway (installs Node 22 from npm).
 conformance: install
