@@ -283,7 +283,11 @@ class FlowRuntime:
     async def recover(self) -> list[FlowRun]:
         """Take over and resume (or fail) every run whose lease has ended."""
         taken: list[FlowRun] = []
-        for tenant in self.services.registry.tenants:
+        store = self.services.store
+        for tenant_id in await store.tenants_with_stale_runs(self.services.clock()):
+            tenant = self.services.registry.get(tenant_id)
+            if tenant is None:
+                continue  # no longer configured: its runs wait for it to come back
             now = self.services.clock()
             claimed = await self.services.store.claim_stale_runs(
                 tenant.id, self.owner, now=now, until=now + self.lease

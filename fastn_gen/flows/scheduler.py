@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from fastn_gen.flows.cron import CronSchedule
+from fastn_gen.flows.cron import HORIZON, CronSchedule
 from fastn_gen.store.base import Store
 from fastn_gen.store.records import FlowRecord
 
@@ -56,6 +56,8 @@ class Scheduler:
         self._entries: list[Scheduled] = []
         self._refreshed_at: datetime | None = None
         self._tried: dict[tuple[str, str, datetime], datetime] = {}
+        # (tenant, flow, version) -> the next due time after the last look at it.
+        self._quiet_until: dict[tuple[str, str, int], datetime] = {}
 
     @property
     def _store(self) -> Store:
@@ -100,36 +102,51 @@ class Scheduler:
         fired = 0
         misfire = timedelta(seconds=runtime.options.misfire_s)
         for entry in self._entries:
+            key = (entry.tenant_id, entry.record.name, entry.record.version)
+            quiet = self._quiet_until.get(key)
+            if quiet is not None and now < quiet:
+                continue  # nothing falls due before then: no need to look
             since = max(entry.record.created_at, now - misfire)
             for due in entry.schedule.due_times(since, now):
                 slot = (entry.tenant_id, entry.record.name, due)
                 if slot in self._tried:
                     continue
                 self._tried[slot] = due
-                fired += await self._fire(entry, due)
+                outcome = await self._fire(entry, due)
+                if outcome is None:  # the flow changed since it was read: look again
+                    del self._tried[slot]
+                    break
+                fired += outcome
+            self._quiet_until[key] = entry.schedule.next_due(now) or now + HORIZON
         self._tried = {k: v for k, v in self._tried.items() if v >= now - misfire}
         return fired
 
     async def _refresh(self) -> None:
+        # One query for every tenant; flows of tenants no longer configured are left out.
+        registry = self.runtime.services.registry
         entries = []
-        for tenant in self.runtime.services.registry.tenants:
-            for record in await self._store.list_flows(tenant.id):
-                entry = _scheduled(tenant.id, record)
+        for record in await self._store.list_scheduled_flows():
+            if registry.get(record.tenant_id) is not None:
+                entry = _scheduled(record.tenant_id, record)
                 if entry is not None:
                     entries.append(entry)
         self._entries = entries
+        kept = {(e.tenant_id, e.record.name, e.record.version) for e in entries}
+        self._quiet_until = {k: v for k, v in self._quiet_until.items() if k in kept}
 
-    async def _fire(self, entry: Scheduled, due: datetime) -> int:
+    async def _fire(self, entry: Scheduled, due: datetime) -> int | None:
+        """1 when a run started, 0 when the due time was fired already, None when the
+        flow was changed, disabled or deleted since the schedules were read."""
         runtime = self.runtime
         tenant = runtime.services.registry.get(entry.tenant_id)
         # The latest word on the flow: it may have been disabled, changed or deleted.
         current = await self._store.get_flow(entry.tenant_id, entry.record.name)
         if tenant is None or current is None or current.version != entry.record.version:
             self.refresh_soon()
-            return 0
+            return None
         if not current.enabled:
             self.refresh_soon()
-            return 0
+            return None
         trigger = {
             "type": "schedule",
             "due_at": due.isoformat().replace("+00:00", "Z"),

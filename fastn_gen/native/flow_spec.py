@@ -142,6 +142,8 @@ AnyStep = FlowStep | BranchStep
 
 
 class FlowSpec(_Spec):
+    """An automation flow: a trigger, and steps each calling one of the tenant's tools."""
+
     name: str = Field(pattern=FLOW_NAME, description="Saving an existing name adds a version.")
     description: str = Field(default="", max_length=2000)
     trigger: Trigger

@@ -3,7 +3,8 @@
 Every backend (SQLite as the embedded default, PostgreSQL for several replicas)
 implements this protocol, and the same test suite runs against each. Methods are
 async so a network database does not block the event loop; every method is scoped by
-tenant id, and no method returns another tenant's rows.
+tenant id, and no method returns another tenant's rows, except the two the flows
+runtime uses to find its work across tenants (and never answers a tenant with).
 
 Changes since the first draft (all additive; no existing signature changed):
 - ``async with store:`` opens and closes it (``__aenter__``/``__aexit__``).
@@ -14,7 +15,8 @@ Changes since the first draft (all additive; no existing signature changed):
 - Backends: ``fastn_gen.store.factory.open_store(url_or_path)``.
 - Flows engine (migration 2): flow runs, flow steps and leases; ``record_outcome``
   returns the integration's health before and after (it returned None, which no caller
-  used); ``delete_flow`` also deletes the flow's runs and steps.
+  used); ``delete_flow`` also deletes the flow's runs and steps. Two methods read across
+  tenants, for the flows runtime only: ``list_scheduled_flows``, ``tenants_with_stale_runs``.
 - Tenants in the store (migration 3): tenants, API keys (salted hashes) and
   connections, for deployments too large for ``tenants.yaml``; records in
   ``fastn_gen.store.tenant_records``. PostgreSQL also notifies every change (``pg_changes``).
@@ -196,6 +198,14 @@ class Store(Protocol):
 
     async def list_flow_steps(self, tenant_id: str, run_id: str) -> list[FlowStepRecord]:
         """A run's step records by ``seq``."""
+
+    # -- across tenants, for the flows runtime only (never answered to a tenant) ---------
+    async def list_scheduled_flows(self) -> list[FlowRecord]:
+        """The latest version of every enabled flow with a schedule trigger, of every
+        tenant, sorted by (tenant, name)."""
+
+    async def tenants_with_stale_runs(self, now: datetime) -> list[str]:
+        """The tenants having unfinished runs whose lease ended by ``now``, sorted."""
 
     # -- leases (not a tenant's: the scheduler's, for instance) ---------------------------
     async def acquire_lease(self, name: str, owner: str, *, now: datetime, until: datetime) -> bool:

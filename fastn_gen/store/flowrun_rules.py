@@ -16,6 +16,12 @@ STEP_COLUMNS = (
 )
 # A run another process may take over: not finished, and its lease has run out.
 UNFINISHED = "status IN ('running', 'interrupted')"
+# The latest version of every enabled flow (of every tenant), for the scheduler.
+ENABLED_FLOWS = (
+    "SELECT f.tenant_id, f.name, v.version, v.spec, f.enabled, v.created_at "
+    "FROM flows f JOIN flow_versions v ON v.tenant_id = f.tenant_id AND v.name = f.name "
+    "AND v.version = f.latest_version WHERE f.enabled "
+)
 
 
 def runs_limit(limit: int) -> int:

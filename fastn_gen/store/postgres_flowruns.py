@@ -16,6 +16,7 @@ from psycopg.types.json import Jsonb
 
 from fastn_gen.store.cursor import as_utc
 from fastn_gen.store.flowrun_rules import (
+    ENABLED_FLOWS,
     RUN_COLUMNS,
     STEP_COLUMNS,
     UNFINISHED,
@@ -23,7 +24,7 @@ from fastn_gen.store.flowrun_rules import (
     check_step,
     runs_limit,
 )
-from fastn_gen.store.records import FlowRun, FlowRunStatus, FlowStepRecord
+from fastn_gen.store.records import FlowRecord, FlowRun, FlowRunStatus, FlowStepRecord
 
 Conn = psycopg.AsyncConnection[Any]
 
@@ -207,6 +208,22 @@ class PostgresFlowRuns:
             (tenant_id, run_id),
         )
         return [step_row(row) for row in rows]
+
+    async def list_scheduled_flows(self) -> list[FlowRecord]:
+        rows = await self._fetchall(
+            ENABLED_FLOWS + "AND v.spec->'trigger'->>'type' = 'schedule' "
+            "ORDER BY f.tenant_id, f.name",
+            (),
+        )
+        return [FlowRecord(r[0], r[1], r[2], r[3], r[4], r[5].astimezone(UTC)) for r in rows]
+
+    async def tenants_with_stale_runs(self, now: datetime) -> list[str]:
+        rows = await self._fetchall(
+            f"SELECT DISTINCT tenant_id FROM flow_runs WHERE {UNFINISHED} "
+            "AND (lease_expires_at IS NULL OR lease_expires_at <= %s) ORDER BY tenant_id",
+            (as_utc(now),),
+        )
+        return [row[0] for row in rows]
 
     async def acquire_lease(self, name: str, owner: str, *, now: datetime, until: datetime) -> bool:
         rows = await self._fetchall(

@@ -13,6 +13,7 @@ from typing import Any
 
 from fastn_gen.store.cursor import from_micros, to_micros
 from fastn_gen.store.flowrun_rules import (
+    ENABLED_FLOWS,
     RUN_COLUMNS,
     STEP_COLUMNS,
     UNFINISHED,
@@ -20,7 +21,7 @@ from fastn_gen.store.flowrun_rules import (
     check_step,
     runs_limit,
 )
-from fastn_gen.store.records import FlowRun, FlowRunStatus, FlowStepRecord
+from fastn_gen.store.records import FlowRecord, FlowRun, FlowRunStatus, FlowStepRecord
 from fastn_gen.store.sqlite_runner import SQLiteRunner
 
 
@@ -202,6 +203,25 @@ class SQLiteFlowRuns:
         )
         rows = await self._runner.read(lambda db: db.execute(sql, (tenant_id, run_id)).fetchall())
         return [step_row(row) for row in rows]
+
+    async def list_scheduled_flows(self) -> list[FlowRecord]:
+        sql = (
+            ENABLED_FLOWS + "AND json_extract(v.spec, '$.trigger.type') = 'schedule' "
+            "ORDER BY f.tenant_id, f.name"
+        )
+        rows = await self._runner.read(lambda db: db.execute(sql).fetchall())
+        return [
+            FlowRecord(r[0], r[1], r[2], json.loads(r[3]), bool(r[4]), from_micros(r[5]))
+            for r in rows
+        ]
+
+    async def tenants_with_stale_runs(self, now: datetime) -> list[str]:
+        sql = (
+            f"SELECT DISTINCT tenant_id FROM flow_runs WHERE {UNFINISHED} "
+            "AND (lease_expires_at IS NULL OR lease_expires_at <= ?) ORDER BY tenant_id"
+        )
+        rows = await self._runner.read(lambda db: db.execute(sql, (to_micros(now),)).fetchall())
+        return [row[0] for row in rows]
 
     async def acquire_lease(self, name: str, owner: str, *, now: datetime, until: datetime) -> bool:
         sql = (

@@ -48,6 +48,11 @@ RESUMABLE = {
 }
 
 
+# PostgreSQL's claim and lease statements are covered by the store contract suite; the
+# PostgreSQL run of this end-to-end test is in the slow suite.
+@pytest.mark.parametrize(
+    "store_url", ["sqlite", pytest.param("postgres", marks=pytest.mark.slow)], indirect=True
+)
 async def test_a_run_stopped_by_a_restart_resumes_where_it_was(
     world: World, store_url: str
 ) -> None:

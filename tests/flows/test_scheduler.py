@@ -166,3 +166,28 @@ async def test_stopping_releases_the_scheduler_lease(world: World) -> None:
         assert await second.services.store.acquire_lease(
             LEASE_NAME, second.runtime.owner, now=clock.now, until=clock.now
         )
+
+
+async def test_a_flow_changed_since_the_schedules_were_read_fires_its_new_version(
+    world: World,
+) -> None:
+    clock = Clock(T0)
+    rarely = replace(QUICK, refresh_s=3600)  # the scheduler keeps what it read
+    async with gateway(world, clock=clock, options=rarely) as gw:
+        await gw.create("acme", every_quarter())
+        clock.now = datetime(2026, 11, 30, 8, 0, 5, tzinfo=UTC)
+        assert await gw.runtime.scheduler.tick() == 1
+        await settle(gw)
+        # A new version saved elsewhere (another process): this scheduler has not seen it.
+        newer = every_quarter()
+        newer["description"] = "v2"
+        await gw.services.store.save_flow("acme", "quarterly", newer, at=clock.now)
+        clock.now = datetime(2026, 11, 30, 8, 15, 5, tzinfo=UTC)
+        assert await gw.runtime.scheduler.tick() == 0  # stale: re-reads the schedules
+        assert await gw.runtime.scheduler.tick() == 1  # and fires 08:15 with version 2
+        await settle(gw)
+        runs = await gw.services.store.list_flow_runs("acme")
+        assert [(r.trigger["due_at"], r.flow_version) for r in runs] == [
+            ("2026-11-30T08:15:00Z", 2),
+            ("2026-11-30T08:00:00Z", 1),
+        ]

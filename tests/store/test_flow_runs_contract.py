@@ -250,3 +250,32 @@ async def test_record_outcome_reports_each_health_change_once(backend: Backend) 
         )
     finally:
         await asyncio.gather(*(s.close() for s in stores))
+
+
+async def test_the_scheduler_reads_every_tenants_enabled_scheduled_flows(backend: Backend) -> None:
+    schedule = {"type": "schedule", "cron": "*/5 * * * *", "timezone": "UTC"}
+    async with backend.make() as store:
+        await store.save_flow("globex", "nightly", {"trigger": schedule, "steps": []}, at=T0)
+        await store.save_flow("acme", "hourly", {"trigger": {"type": "manual"}}, at=T0)
+        later = T0 + timedelta(seconds=1)
+        await store.save_flow("acme", "hourly", {"trigger": schedule, "v": 2}, at=later)
+        await store.save_flow("acme", "off", {"trigger": schedule}, at=T0)
+        await store.set_flow_enabled("acme", "off", False)
+        await store.save_flow("acme", "events", {"trigger": {"type": "event"}}, at=T0)
+        found = await store.list_scheduled_flows()
+        assert [(f.tenant_id, f.name, f.version) for f in found] == [
+            ("acme", "hourly", 2),
+            ("globex", "nightly", 1),
+        ]
+        assert found[0].spec == {"trigger": schedule, "v": 2} and found[0].created_at == later
+
+
+async def test_tenants_with_stale_runs(backend: Backend) -> None:
+    async with backend.make() as store:
+        await store.create_flow_run(run("R1", "k1", tenant="globex"))
+        await store.create_flow_run(run("R2", "k2", lease_expires_at=T0 + LEASE * 3))
+        await store.create_flow_run(run("R3", "k3", tenant="initech"))
+        await store.finish_flow_run("initech", "R3", "proc-a", status="succeeded", at=T0)
+        assert await store.tenants_with_stale_runs(T0) == []
+        assert await store.tenants_with_stale_runs(T0 + LEASE) == ["globex"]
+        assert await store.tenants_with_stale_runs(T0 + LEASE * 3) == ["acme", "globex"]
