@@ -23,6 +23,8 @@ from fastn_gen.runtime.entities import EntityMapping
 
 logger = logging.getLogger(__name__)
 
+MESSAGE_LIMIT = 300
+
 
 class MappingError(Exception):
     """A tool result the mapping cannot read (its records are not a list, say)."""
@@ -133,7 +135,8 @@ def map_result(
             else None
         )
     except jp_errors.JMESPathError as exc:
-        raise MappingError(f"mapping {mapping.tool} failed: {' '.join(str(exc).split())}") from exc
+        detail = " ".join(str(exc).split())[:MESSAGE_LIMIT]
+        raise MappingError(f"mapping {mapping.tool} failed: {detail}") from exc
     if mapping.short_page_ends and page_size is not None and len(records) < page_size:
         following = None
     skipped = len(records) - len(entities)

@@ -269,7 +269,14 @@ class EntitySearch:
         fetched: dict[str, _Fetched] = {}
         for task in done:
             source = calls[task]
-            result, outcome = task.result()
+            try:
+                result, outcome = task.result()
+            except Exception:
+                # The call path reports upstream failures as results; this is a bug, and
+                # must not take the other sources' results down with it.
+                logger.exception("entity search call to %s failed", source.connector)
+                failures.append(SourceFailure(source.connector, "internal", "internal error"))
+                continue
             if result.is_error or not isinstance(result.structured_content, dict):
                 failure = _failure(source.connector, result, outcome)
                 if not result.is_error:
