@@ -141,3 +141,9 @@ def test_an_unknown_tenant_is_refused(world: World) -> None:
 def test_every_command_has_help(command: str) -> None:
     result = CliRunner().invoke(flows, [command, "--help"])
     assert result.exit_code == 0 and "--tenant" in result.stdout
+
+
+def test_the_flows_group_is_a_fastn_gen_command() -> None:
+    from fastn_gen.cli import main
+
+    assert main.commands["flows"] is flows
