@@ -74,6 +74,13 @@ _CONFIG_OPTION = click.option(
     help="Store: postgresql://... URL or SQLite file (default: <data_dir>/fastn.db).",
 )
 @click.option(
+    "--tenants-from",
+    type=click.Choice(["file", "store"]),
+    default=None,
+    help="Serve the tenants of the tenants file or of the store (default: "
+    "$FASTN_TENANTS_FROM, else the file's tenants_from, else file).",
+)
+@click.option(
     "--upstream-timeout",
     type=click.FloatRange(min=0, max=3600, min_open=True),
     default=None,
@@ -99,6 +106,7 @@ def serve(
     allowed_origins: tuple[str, ...],
     access_log: bool,
     store_url: str | None,
+    tenants_from: str | None,
     upstream_timeout: float | None,
     log_level: str,
     **reliability: object,
@@ -121,6 +129,8 @@ def serve(
     ]
     if store_url:
         argv += ["--store", store_url]
+    if tenants_from:
+        argv += ["--tenants-from", tenants_from]
     if upstream_timeout is not None:
         argv += ["--upstream-timeout", str(upstream_timeout)]
     argv += serve_options.forwarded(reliability)

@@ -32,6 +32,7 @@ from fastn_gen.gateway.origin import LOOPBACK_HOSTS, HostOriginGuard, HostPolicy
 from fastn_gen.gateway.scopes import ResourceServer, ScopeGuard
 from fastn_gen.gateway.services import Services
 from fastn_gen.gateway.tenancy import Tenant, TenantRegistry
+from fastn_gen.gateway.tool_changes import connect_registry
 from fastn_gen.observability.operator import operator_routes, with_request_ids
 from fastn_gen.observability.options import OperatorOptions
 
@@ -100,6 +101,7 @@ def create_app(
         options.host, options.port, options.allowed_hosts, options.allowed_origins
     )
     handlers = GatewayHandlers(catalog, executor, services)
+    connect_registry(handlers.events, registry)
     server = build_server(handlers)
     # Host/Origin are checked by HostOriginGuard before authentication, so the SDK's
     # own check (which would run after it) is left off.
@@ -141,6 +143,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:
+            await registry.start()  # tenants from the store: connect, hear changes
             if services is not None:
                 await services.open()
             async with manager.run():
@@ -151,7 +154,10 @@ def create_app(
                 if services is not None:
                     await services.aclose()
             finally:
-                await executor.aclose()
+                try:
+                    await executor.aclose()
+                finally:
+                    await registry.aclose()
 
     return Starlette(
         routes=[

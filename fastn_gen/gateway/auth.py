@@ -12,7 +12,6 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import anyio.to_thread
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -94,13 +93,8 @@ class TenantAuth:
                 return
             tenant, granted = found.tenant, found.scopes
         else:
-            # In a worker thread: the first check of a generated key runs scrypt
-            # (~50 ms), which must not stall every other request on the loop.
-            tenant = (
-                await anyio.to_thread.run_sync(self.registry.authenticate, key)
-                if key is not None
-                else None
-            )
+            # Off the loop for a file's keys (scrypt), from the store for the store's.
+            tenant = await self.registry.resolve_key(key) if key is not None else None
             if tenant is None:
                 await self._refused(key)
                 await self._unauthorized("unknown API key", invalid_token=True)(
@@ -125,7 +119,7 @@ class TenantAuth:
 
         Any other key names no tenant, so there is nobody to record it for.
         """
-        claimed = self.registry.claimed_tenant(key) if key is not None else None
+        claimed = await self.registry.resolve_claimed(key) if key is not None else None
         if claimed is None:
             logger.info("refused request with an unknown API key")
             return

@@ -29,6 +29,7 @@ from fastn_gen.gateway.context import current_tenant
 from fastn_gen.gateway.executor import Executor
 from fastn_gen.gateway.services import Services
 from fastn_gen.gateway.tenancy import Connection, Tenant
+from fastn_gen.gateway.tool_changes import TenantEventBus
 from fastn_gen.native.registry import NativeTools
 from fastn_gen.native.resources import TenantResources
 
@@ -73,6 +74,8 @@ class GatewayHandlers:
                 )
         self._native_tools: tuple[types.Tool, ...] = self.native.tools if self.native else ()
         self._lists: dict[frozenset[str], types.ListToolsResult] = {}
+        # subscriptions/listen streams, each scoped to its tenant (tool_changes).
+        self.events = TenantEventBus()
 
     def _tenant(self) -> Tenant:
         tenant = current_tenant()
@@ -191,6 +194,7 @@ def build_server(handlers: GatewayHandlers) -> Server[Any]:
             get_tool_input_schema=handlers.tool_input_schema,
             on_list_tools=handlers.list_tools,
             on_call_tool=handlers.call_tool,
+            on_subscriptions_listen=handlers.events.handler(),
         )
     return Server(
         SERVER_NAME,
@@ -205,6 +209,7 @@ def build_server(handlers: GatewayHandlers) -> Server[Any]:
         get_tool_input_schema=handlers.tool_input_schema,
         on_list_tools=handlers.list_tools,
         on_call_tool=handlers.call_tool,
+        on_subscriptions_listen=handlers.events.handler(),
         on_list_resources=handlers.list_resources,
         on_list_resource_templates=handlers.list_resource_templates,
         on_read_resource=handlers.read_resource,

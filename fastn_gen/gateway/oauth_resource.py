@@ -200,7 +200,7 @@ class JwtVerifier:
     async def principal(self, token: str, registry: TenantRegistry) -> Principal:
         claims = await self.claims(token)
         tenant_id = claims.get(self.config.tenant_claim)
-        tenant = registry.get(tenant_id) if isinstance(tenant_id, str) else None
+        tenant = await registry.find(tenant_id) if isinstance(tenant_id, str) else None
         if tenant is None:
             raise TokenRejected("token names no tenant of this gateway")
         client = claims.get("client_id", claims.get("azp"))

@@ -29,6 +29,7 @@ from fastn_gen.gateway.serve_options import add_arguments as add_reliability_arg
 from fastn_gen.gateway.services import Services, StoreConfigError
 from fastn_gen.gateway.stdio import UnknownTenantError, serve_stdio
 from fastn_gen.gateway.tenancy import TenantConfigError, TenantRegistry
+from fastn_gen.gateway.tenant_source import SOURCES, select_registry
 from fastn_gen.native.registry import NATIVE_NAMES
 from fastn_gen.observability import options as operator_options
 from fastn_gen.observability.logs import configure_logging
@@ -60,14 +61,19 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _load(config_path: Path, generated_dir: Path) -> tuple[Catalog, TenantRegistry]:
+def _load(
+    config_path: Path,
+    generated_dir: Path,
+    tenants_from: str | None = None,
+    store_url: str | None = None,
+) -> tuple[Catalog, TenantRegistry]:
     catalog = Catalog.load(generated_dir)
     # With the connectors known, the tenants file is checked against them too:
     # connector names, credential fields and variables, and the tools limits name.
     registry = TenantRegistry.load(
         config_path, catalog=catalog.connector_specs(), tools={*catalog.tools, *NATIVE_NAMES}
     )
-    return catalog, registry
+    return catalog, select_registry(registry, tenants_from, store_url)
 
 
 def _executor(upstream_timeout: float | None, reliability: Reliability | None) -> Executor:
@@ -87,12 +93,13 @@ def run_http(
     *,
     access_log: bool = False,
     store_url: str | None = None,
+    tenants_from: str | None = None,
     upstream_timeout: float | None = None,
     reliability: Reliability | None = None,
     operator: operator_options.OperatorOptions | None = None,
 ) -> None:
     """Serve ``/mcp`` and ``/healthz`` (and ``/metrics``, ``/admin``) until interrupted."""
-    catalog, registry = _load(config_path, generated_dir)
+    catalog, registry = _load(config_path, generated_dir, tenants_from, store_url)
     executor = _executor(upstream_timeout, reliability)
     services = Services.create(catalog, registry, executor, store_url=store_url)
     sock = _bind(host, port)
@@ -173,6 +180,13 @@ def _parser(generated_default: Path) -> argparse.ArgumentParser:
             "$FASTN_STORE_URL, else <data_dir>/fastn.db)",
         )
         p.add_argument(
+            "--tenants-from",
+            choices=SOURCES,
+            default=None,
+            help="serve the tenants of the tenants file or of the store (default: "
+            "$FASTN_TENANTS_FROM, else the file's tenants_from, else file)",
+        )
+        p.add_argument(
             "--upstream-timeout",
             type=_positive_seconds,
             default=None,
@@ -233,6 +247,7 @@ def main(argv: Sequence[str] | None = None, *, generated_dir: Path = DEFAULT_GEN
                 args.anonymous_tenant,
                 access_log=args.access_log,
                 store_url=args.store_url,
+                tenants_from=args.tenants_from,
                 upstream_timeout=args.upstream_timeout,
                 reliability=Reliability.from_args(args),
                 operator=operator_options.OperatorOptions.from_args(args),

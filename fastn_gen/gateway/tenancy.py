@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+import anyio.to_thread
 import yaml
 from pydantic import BaseModel, ValidationError
 
@@ -559,6 +560,8 @@ class TenantRegistry:
         self.data_dir = data_dir
         self.secret_store = secret_store
         self.source = source
+        # What the file says serves the tenants: "file" (these), or "store".
+        self.tenants_from = "file"
 
     @classmethod
     def load(
@@ -646,6 +649,7 @@ class TenantRegistry:
             secret_store=store,
             source=source,
         )
+        registry.tenants_from = parsed.root.tenants_from
         for description in registry.unset_environment(environ):
             logger.warning("%s: %s is not set; calls needing it will fail", source, description)
         return registry
@@ -669,6 +673,24 @@ class TenantRegistry:
         claimed = key_id(presented_key)
         owner = self._key_owner.get(claimed) if claimed is not None else None
         return self._tenants.get(owner) if owner is not None else None
+
+    # -- what the gateway calls (``StoreTenantRegistry`` answers from the store) -------
+    async def start(self) -> None:
+        """Nothing to open for a file's tenants."""
+
+    async def aclose(self) -> None:
+        """Nothing to close for a file's tenants."""
+
+    async def resolve_key(self, presented_key: str) -> Tenant | None:
+        # In a worker thread: the first check of a generated key runs scrypt (~50 ms),
+        # which must not stall every other request on the loop.
+        return await anyio.to_thread.run_sync(self.authenticate, presented_key)
+
+    async def find(self, tenant_id: str) -> Tenant | None:
+        return self.get(tenant_id)
+
+    async def resolve_claimed(self, presented_key: str) -> Tenant | None:
+        return self.claimed_tenant(presented_key)
 
     @property
     def tenants(self) -> tuple[Tenant, ...]:

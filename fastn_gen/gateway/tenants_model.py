@@ -113,5 +113,8 @@ class TenantsFileModel(_Strict):
     tenants: list[Any]
     # OAuth resource-server mode: JWT access tokens besides API keys.
     oauth: OAuthResourceModel | None = None
+    # "store": serve the tenants kept in the store (fastn-gen tenants ...); this file
+    # then lists none and supplies plans, data_dir and oauth only.
+    tenants_from: Literal["file", "store"] = "file"
     # Admin keys for /admin and /metrics (fastn_gen.admin).
     admin: AdminModel | None = None

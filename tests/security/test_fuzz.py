@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -145,6 +146,12 @@ def check_answer(item: Any) -> None:
         assert content and all(isinstance(block.get("type"), str) for block in content)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def report() -> Iterator[None]:
+    yield
+    print(f"\nfuzz: {dict(STATS)}")
+
+
 def _fuzz_settings(examples: int) -> Any:
     return settings(
         max_examples=examples,
@@ -177,6 +184,7 @@ def test_fuzzed_raw_bodies(security: SecurityDeployment, raw: bytes) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 @_fuzz_settings(3000)
 @given(message=messages() | tool_calls(), version=protocol_headers, accept=accept_headers)
 def test_fuzzed_requests_long_run(
@@ -190,4 +198,3 @@ def test_gateway_survived_the_fuzzing(security: SecurityDeployment) -> None:
     assert httpx.get(f"{security.gateway.base}/healthz", timeout=10).status_code == 200
     log = security.gateway.log()
     assert "Traceback" not in log and "Exception in ASGI application" not in log
-    print(f"\nfuzz: {dict(STATS)}")

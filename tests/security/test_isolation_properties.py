@@ -177,5 +177,6 @@ def test_tenants_never_see_each_others_tools_resources_events_or_credentials(
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 def test_isolation_long_run(security: SecurityDeployment) -> None:
     _run(security, examples=150, steps=30)

@@ -40,7 +40,7 @@ FAULTY = [
     ("faults_reset", {"key": "soak"}, "faults (reset)"),
     ("faults_html", {"code": 502}, "Bad Gateway"),
     ("faults_huge", {"size": 11 * MIB}, "larger than"),
-    ("faults_slow_post", {"ms": 1500}, "timed out"),
+    ("faults_slow_post", {"ms": 3000}, "timed out"),
     ("faults_flaky", {"key": "soak", "failures": 0, "code": 503}, None),
 ]
 
@@ -128,5 +128,6 @@ async def test_soak_short(security: SecurityDeployment) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)
 async def test_soak_long(security: SecurityDeployment) -> None:
     await soak(security, 300)
