@@ -122,9 +122,6 @@ class EventRecorder:
         # Told of every event as it is recorded, on the call path (the metrics); must
         # be quick and must not raise.
         self.observers: list[Callable[[Event], None]] = []
-        # Told of every event as it is recorded, on the call path (the metrics); must
-        # be quick and must not raise.
-        self.observers: list[Callable[[Event], None]] = []
         self.listener: EventListener | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
