@@ -28,6 +28,7 @@ from fastn_gen.gateway.executor import Executor
 from fastn_gen.gateway.handlers import GatewayHandlers, build_server
 from fastn_gen.gateway.oauth_config import OAuthResourceModel
 from fastn_gen.gateway.oauth_resource import metadata_routes
+from fastn_gen.gateway.oauth_shared import share_between_replicas
 from fastn_gen.gateway.origin import LOOPBACK_HOSTS, HostOriginGuard, HostPolicy
 from fastn_gen.gateway.scopes import ResourceServer, ScopeGuard
 from fastn_gen.gateway.services import Services
@@ -146,6 +147,7 @@ def create_app(
             await registry.start()  # tenants from the store: connect, hear changes
             if services is not None:
                 await services.open()
+                share_between_replicas(executor.oauth, services.store)
             async with manager.run():
                 yield
         finally:

@@ -15,6 +15,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlencode
@@ -22,6 +23,7 @@ from urllib.parse import parse_qsl, urlencode
 import httpx
 
 from fastn_gen.gateway.http_pool import ClientPool, ResponseTooLarge
+from fastn_gen.gateway.oauth_shared import RefreshBusy, SharedTokens
 from fastn_gen.gateway.outcome import parse_json, upstream_message
 from fastn_gen.gateway.redact import Redactor
 from fastn_gen.gateway.request_builder import (
@@ -85,6 +87,8 @@ class OAuthTokens:
         self._unpersisted: dict[tuple[str, str], OAuthToken] = {}
         self.refresh_count = 0
         self.observer: RefreshObserver | None = None
+        # Several replicas on one store: tokens read from it, refreshed under its lease.
+        self.shared: SharedTokens | None = None
 
     def _lock(self, key: tuple[str, str]) -> asyncio.Lock:
         lock = self._locks.get(key)
@@ -113,9 +117,17 @@ class OAuthTokens:
         has_refresh = bool((token and token.refresh_token) or ctx.credentials.get("refresh_token"))
         return has_refresh and ctx.token_endpoint is not None
 
+    async def _latest(self, ctx: OAuthContext) -> OAuthToken | None:
+        """The replicas' shared token when there is one, else this process's."""
+        if self.shared is not None:
+            shared = await self.shared.load(ctx)
+            if shared is not None:
+                return shared
+        return self._load(ctx)
+
     async def current(self, ctx: OAuthContext) -> OAuthToken:
         """A usable access token, refreshed first if it is missing or about to expire."""
-        token = self._load(ctx)
+        token = await self._latest(ctx)
         if token is None:
             if not self.can_refresh(ctx, None):
                 raise OAuthError("the connection has no access_token and no refresh_token")
@@ -126,30 +138,40 @@ class OAuthTokens:
 
     async def refresh(self, ctx: OAuthContext, stale: str | None) -> OAuthToken:
         """Replace the token ``stale`` (None: there was none), unless already replaced."""
-        async with self._lock(ctx.key):
-            current = self._load(ctx)
-            if (
-                current is not None
-                and current.access_token != stale
-                and not current.expires_within(self._margin, self._clock())
-            ):
-                return current
-            refresh_token = (current.refresh_token if current else None) or ctx.credentials.get(
-                "refresh_token"
-            )
-            try:
-                if not refresh_token or ctx.token_endpoint is None:
-                    raise OAuthError("the access token cannot be refreshed (no refresh_token)")
-                token = await self._request(ctx, refresh_token)
-            except OAuthError as exc:
+        try:
+            async with self._lock(ctx.key), self._refreshing(ctx):
+                current = await self._latest(ctx)
+                if (
+                    current is not None
+                    and current.access_token != stale
+                    and not current.expires_within(self._margin, self._clock())
+                ):
+                    return current
+                refresh_token = (current.refresh_token if current else None) or ctx.credentials.get(
+                    "refresh_token"
+                )
+                try:
+                    if not refresh_token or ctx.token_endpoint is None:
+                        raise OAuthError("the access token cannot be refreshed (no refresh_token)")
+                    token = await self._request(ctx, refresh_token)
+                except OAuthError as exc:
+                    if self.observer is not None:
+                        await self.observer.refresh_failed(ctx, str(exc))
+                    raise
+                self.refresh_count += 1
+                self._persist(ctx, token)
+                if self.shared is not None and not await self.shared.save(ctx, token):
+                    logger.warning(
+                        "refreshed oauth token for %s/%s not shared: no secrets key", *ctx.key
+                    )
                 if self.observer is not None:
-                    await self.observer.refresh_failed(ctx, str(exc))
-                raise
-            self.refresh_count += 1
-            self._persist(ctx, token)
-            if self.observer is not None:
-                await self.observer.refresh_succeeded(ctx, token)
-            return token
+                    await self.observer.refresh_succeeded(ctx, token)
+                return token
+        except RefreshBusy as exc:
+            raise OAuthError(str(exc)) from None
+
+    def _refreshing(self, ctx: OAuthContext) -> AbstractAsyncContextManager[None]:
+        return self.shared.refreshing(ctx) if self.shared is not None else nullcontext()
 
     def _persist(self, ctx: OAuthContext, token: OAuthToken) -> None:
         if ctx.store is not None:
