@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from fastn_gen.flows.errors import FlowRunError
 from fastn_gen.store.ids import new_event_id
 from fastn_gen.store.records import Event, FlowRecord, HealthChange
 
@@ -158,8 +159,12 @@ class EventTriggers:
                     occurrence.event,
                 )
                 continue
-            run = await runtime.start_run(
-                tenant, record, occurrence.payload, "event:" + occurrence.key
-            )
+            try:
+                run = await runtime.start_run(
+                    tenant, record, occurrence.payload, "event:" + occurrence.key
+                )
+            except FlowRunError as exc:
+                logger.warning("flow %s of %s not started: %s", record.name, tenant.id, exc)
+                continue
             started += run is not None
         return started

@@ -19,7 +19,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
+
 from fastn_gen.flows.engine import FlowEngine, RunResult, RunState
+from fastn_gen.flows.errors import FlowRunError
 from fastn_gen.flows.event_triggers import EventTriggers
 from fastn_gen.flows.invoke import ToolInvoker
 from fastn_gen.flows.options import FlowOptions
@@ -37,13 +40,24 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-
-class FlowRunError(Exception):
-    """A run cannot be started: no such flow for the tenant, or it is disabled."""
+__all__ = ["FlowRunError", "FlowRuntime"]
 
 
 def iso(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
+
+
+def _valid_spec(record: FlowRecord) -> FlowSpec:
+    """The stored specification, which a version saved by an older release may not match."""
+    try:
+        return FlowSpec.model_validate(record.spec)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False, include_input=False)[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise FlowRunError(
+            f"Flow {record.name!r} version {record.version} is not a valid flow any more "
+            f"({where}: {first['msg']}); save it again"
+        ) from None
 
 
 @dataclass
@@ -118,6 +132,7 @@ class FlowRuntime:
         self, tenant: Tenant, record: FlowRecord, trigger: dict[str, Any], key: str | None = None
     ) -> FlowRun | None:
         """Create and start a run; None when a run with ``key`` exists (fired already)."""
+        spec = _valid_spec(record)
         now = self.services.clock()
         run_id = new_event_id(now)
         run = FlowRun(
@@ -135,7 +150,7 @@ class FlowRuntime:
         )
         if not await self.services.store.create_flow_run(run):
             return None
-        state = await self._state(run, tenant, FlowSpec.model_validate(record.spec), trigger)
+        state = await self._state(run, tenant, spec, trigger)
         self._spawn(run, self._drive(run, state, None))
         return run
 
@@ -193,10 +208,12 @@ class FlowRuntime:
 
     # -- driving a run ------------------------------------------------------------------------
 
-    async def _drive(self, run: FlowRun, state: RunState | None, plan: ResumePlan | None) -> None:
+    async def _drive(
+        self, run: FlowRun, state: RunState | None, plan: ResumePlan | None, why: str = ""
+    ) -> None:
         try:
             if state is None:
-                result = RunResult("failed", "the tenant or the flow version no longer exists")
+                result = RunResult("failed", why or "the flow version no longer exists")
             elif plan is not None and plan.ended is not None:
                 result = plan.ended
             else:
@@ -305,7 +322,11 @@ class FlowRuntime:
         if record is None:
             self._spawn(run, self._drive(run, None, None))
             return
-        spec = FlowSpec.model_validate(record.spec)
+        try:
+            spec = _valid_spec(record)
+        except FlowRunError as exc:
+            self._spawn(run, self._drive(run, None, None, str(exc)))
+            return
         steps = await store.list_flow_steps(tenant.id, run.id)
         plan = plan_resume(spec, steps, lambda tool: self.invoker.idempotent(tenant, tool))
         now = self.services.clock()

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from fastn_gen.flows.cron import HORIZON, CronSchedule
+from fastn_gen.flows.errors import FlowRunError
 from fastn_gen.store.base import Store
 from fastn_gen.store.records import FlowRecord
 
@@ -155,7 +156,11 @@ class Scheduler:
             "timezone": entry.timezone,
         }
         key = "schedule:" + trigger["due_at"]
-        run = await runtime.start_run(tenant, current, trigger, key)
+        try:
+            run = await runtime.start_run(tenant, current, trigger, key)
+        except FlowRunError as exc:
+            logger.warning("flow %s of %s not fired: %s", current.name, tenant.id, exc)
+            return 0
         if run is not None:
             logger.info("flow %s of %s fired for %s", current.name, tenant.id, trigger["due_at"])
         return int(run is not None)

@@ -133,8 +133,9 @@ GET_EVENT_HISTORY = NativeTool(
     description=(
         "Recent events of the current tenant, newest first: tool calls (with status, "
         "latency, upstream status and error), quota refusals, authentication failures, "
-        "credential refreshes and connection changes. Filter by time, status, type, "
-        "connector or tool; page with next_cursor."
+        "credential refreshes, connection changes and flow runs and their steps "
+        "(type flow_run). Filter by time, status, type, connector or tool; page with "
+        "next_cursor."
     ),
     input_model=EventHistoryInput,
     output_model=EventHistoryOutput,

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from pydantic import Field
 
-from fastn_gen.flows.runtime import FlowRunError
+from fastn_gen.flows.errors import FlowRunError
 from fastn_gen.native.base import (
     CallContext,
     NativeInput,

@@ -378,7 +378,7 @@ async def test_disabled_and_unknown_flows_do_not_run(world: World) -> None:
     async with gateway(world) as gw:
         await gw.create("acme", spec("quiet", {"id": "a", "tool": "slack_list_channels"}))
         await gw.services.store.set_flow_enabled("acme", "quiet", False)
-        from fastn_gen.flows.runtime import FlowRunError
+        from fastn_gen.flows.errors import FlowRunError
 
         with pytest.raises(FlowRunError, match="disabled"):
             await gw.run("acme", "quiet")
@@ -404,3 +404,21 @@ async def test_stored_trigger_input_is_redacted(world: World) -> None:
         assert run.status == "succeeded"
         assert run.trigger["input"] == {"note": "hello", "api_key": "[REDACTED]"}
         assert world.slack.posted("C001") == ["hello"]
+
+
+async def test_a_stored_flow_that_is_no_longer_valid_is_refused_with_the_reason(
+    world: World,
+) -> None:
+    old = {
+        "name": "old",
+        "trigger": {"type": "event", "event": "shopify.order_created"},
+        "steps": [{"id": "a", "tool": "slack_list_channels"}],
+    }
+    async with gateway(world) as gw:
+        ctx = gw.context("acme")
+        await gw.services.store.save_flow("acme", "old", old, at=ctx.now)
+        from fastn_gen.flows.errors import FlowRunError
+
+        with pytest.raises(FlowRunError, match=r"version 1 is not a valid flow any more \(trigger"):
+            await gw.run("acme", "old")
+        assert await gw.services.store.list_flow_runs("acme") == []
