@@ -36,7 +36,13 @@ def anyio_backend() -> str:
 def restore_logging() -> Iterator[None]:
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
+    # CLI commands run in-process by other tests quieten the package logger; start clean.
+    package = logging.getLogger("fastn_gen")
+    package_level = package.level
+    package.setLevel(logging.NOTSET)
+    logging.getLogger("fastn_gen.test").disabled = False
     yield
+    package.setLevel(package_level)
     for handler in list(root.handlers):
         root.removeHandler(handler)
     for handler in handlers:
