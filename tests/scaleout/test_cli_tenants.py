@@ -1,0 +1,118 @@
+"""``fastn-gen tenants ...`` on a SQLite store: import, add, connect, list, revoke."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from fastn_gen.cli import main
+from fastn_gen.gateway.store_registry import StoreTenantRegistry
+from fastn_gen.gateway.tenancy import TenantRegistry
+from fastn_gen.store.records import EventQuery
+from fastn_gen.store.sqlite import SQLiteStore
+from tests.gateway.fixtures.gateway_process import GENERATED_MIN
+from tests.gateway.fixtures.tenants_setup import write_tenants
+
+PLANS = """version: 1
+tenants_from: store
+plans:
+  pro: {}
+  free: {max_connections: 1}
+tenants: []
+"""
+
+
+@pytest.fixture
+def where(tmp_path: Path) -> tuple[Path, Path]:
+    config = tmp_path / "plans.yaml"
+    config.write_text(PLANS, encoding="utf-8")
+    return config, tmp_path / "store.db"
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, ["tenants", *args], catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+def common(where: tuple[Path, Path]) -> list[str]:
+    return ["--config", str(where[0]), "--store", str(where[1])]
+
+
+def test_import_copies_hashes_and_connections_and_keys_still_authenticate(
+    tmp_path: Path, where: tuple[Path, Path]
+) -> None:
+    source = tmp_path / "tenants.yaml"
+    keys = write_tenants(source)
+    code, out = run(
+        "import", str(source), "--store", str(where[1]), "--generated", str(GENERATED_MIN)
+    )
+    assert code == 0, out
+    assert "3 tenant(s): 3 new" in out and "3 key(s) added" in out
+    code, again = run(
+        "import", str(source), "--store", str(where[1]), "--generated", str(GENERATED_MIN)
+    )
+    assert "0 new, 3 updated; 0 key(s) added" in again
+    code, listed = run("list", "--json", *common(where))
+    doc = json.loads(listed)
+    assert doc["total"] == 3
+    acme = next(t for t in doc["tenants"] if t["id"] == "acme")
+    assert acme["connections"] == {"shopify": "shopify", "slack": "slack"}
+    assert "scrypt" not in listed and keys.acme not in listed
+
+    async def resolve() -> tuple[str | None, str | None]:
+        base = TenantRegistry.from_text(PLANS.replace("free: {max_connections: 1}", "free: {}"))
+        registry = StoreTenantRegistry(SQLiteStore(where[1]), base)
+        await registry.start()
+        try:
+            a = await registry.resolve_key(keys.acme)
+            b = await registry.resolve_key(keys.beta)  # a legacy key: found by scan
+            return (a.id if a else None), (b.id if b else None)
+        finally:
+            await registry.aclose()
+
+    assert asyncio.run(resolve()) == ("acme", "beta")
+
+
+def test_add_connect_disconnect_with_checks_and_events(where: tuple[Path, Path]) -> None:
+    code, out = run("add", "newco", "--plan", "free", *common(where))
+    assert code == 0 and "fgk_" in out
+    assert run("add", "newco", *common(where))[0] != 0  # exists already
+    code, out = run("add", "other", "--plan", "gold", *common(where))
+    assert code != 0 and "plan 'gold' is not defined" in out
+    gen = ["--generated", str(GENERATED_MIN)]
+    code, out = run(
+        "connect", "newco", "slack", "--credential", "token=xoxb-literal", *common(where), *gen
+    )
+    assert code != 0 and "plaintext credential refused" in out and "xoxb-literal" not in out
+    code, out = run("connect", "newco", "slak", *common(where), *gen)
+    assert code != 0 and "unknown connector 'slak'" in out
+    code, out = run(
+        "connect", "newco", "slack", "--credential", "token=${NEWCO_SLACK}", *common(where), *gen
+    )
+    assert code == 0, out
+    code, out = run(
+        "connect", "newco", "shopify", "--credential", "api_key=${K}", "--variable", "shop=s",
+        *common(where), *gen,
+    )  # fmt: skip
+    assert code != 0 and "allows 1 connection(s)" in out
+    code, out = run("disconnect", "newco", "slack", *common(where))
+    assert code == 0, out
+
+    async def events() -> list[str]:
+        async with SQLiteStore(where[1]) as store:
+            page = await store.list_events("newco", EventQuery(type="connection_change"))
+            return [e.detail["change"] for e in reversed(page.events)]
+
+    assert asyncio.run(events()) == ["added", "removed"]
+
+
+def test_revoke_key(where: tuple[Path, Path]) -> None:
+    code, out = run("add", "acme", "--plan", "pro", *common(where))
+    key_id = out.split("fgk_")[1].split("_")[0]
+    assert run("revoke-key", "acme", key_id, *common(where))[0] == 0
+    code, out = run("revoke-key", "acme", key_id, *common(where))
+    assert code != 0 and "no unrevoked key" in out
