@@ -142,9 +142,10 @@ def run_stdio(
     store_url: str | None = None,
     upstream_timeout: float | None = None,
     reliability: Reliability | None = None,
+    tenants_from: str | None = None,
 ) -> None:
     """Serve one tenant over stdin/stdout until the client closes stdin."""
-    catalog, registry = _load(config_path, generated_dir)
+    catalog, registry = _load(config_path, generated_dir, tenants_from, store_url)
     executor = _executor(upstream_timeout, reliability)
     services = Services.create(catalog, registry, executor, store_url=store_url)
 
@@ -260,6 +261,7 @@ def main(argv: Sequence[str] | None = None, *, generated_dir: Path = DEFAULT_GEN
                 args.store_url,
                 args.upstream_timeout,
                 Reliability.from_args(args),
+                tenants_from=args.tenants_from,
             )
     except (
         CatalogError,

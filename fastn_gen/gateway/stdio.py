@@ -36,8 +36,10 @@ async def serve_stdio(
     With ``services`` (built on the same executor) the store is opened here and closed,
     after everything recorded is written, when the client goes away.
     """
-    tenant = registry.get(tenant_id)
+    await registry.start()  # tenants from the store: connect (a file's: nothing to do)
+    tenant = await registry.find(tenant_id)
     if tenant is None:
+        await registry.aclose()
         raise UnknownTenantError(f"tenant {tenant_id!r} is not configured")
     catalog = services.catalog if services is not None else Catalog.load(generated_dir)
     executor = services.executor if services is not None else executor or Executor()
@@ -58,4 +60,7 @@ async def serve_stdio(
             if services is not None:
                 await services.aclose()
         finally:
-            await executor.aclose()
+            try:
+                await executor.aclose()
+            finally:
+                await registry.aclose()

@@ -116,3 +116,26 @@ def test_revoke_key(where: tuple[Path, Path]) -> None:
     assert run("revoke-key", "acme", key_id, *common(where))[0] == 0
     code, out = run("revoke-key", "acme", key_id, *common(where))
     assert code != 0 and "no unrevoked key" in out
+
+
+def test_stdio_serves_a_tenant_of_the_store(where: tuple[Path, Path], tmp_path: Path) -> None:
+    from mcp import Client, StdioServerParameters
+
+    from tests.gateway.fixtures.gateway_process import gateway_env, stdio_command
+
+    assert run("add", "acme", "--plan", "pro", *common(where))[0] == 0
+    gen = ["--generated", str(GENERATED_MIN)]
+    code, out = run("connect", "acme", "slack", "--credential", "token=${T}", *common(where), *gen)
+    assert code == 0, out
+    command, args = stdio_command(where[0], GENERATED_MIN, "acme")
+    params = StdioServerParameters(
+        command=command,
+        args=[*args, "--store", str(where[1])],
+        env=gateway_env({"FASTN_DATA_DIR": str(tmp_path / "data")}),
+    )
+
+    async def tools() -> list[str]:
+        async with Client(params, read_timeout_seconds=30) as client:
+            return [tool.name for tool in (await client.list_tools()).tools]
+
+    assert {"slack_list_channels", "slack_send_message"} <= set(asyncio.run(tools()))
