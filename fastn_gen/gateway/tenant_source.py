@@ -12,12 +12,13 @@ import os
 from collections.abc import Mapping
 
 from fastn_gen.gateway.services import store_location
-from fastn_gen.gateway.store_registry import DEFAULT_TTL_S, StoreTenantRegistry
+from fastn_gen.gateway.store_registry import DEFAULT_CACHE_SIZE, DEFAULT_TTL_S, StoreTenantRegistry
 from fastn_gen.gateway.tenancy import ConfigIssue, TenantConfigError, TenantRegistry
 from fastn_gen.store.factory import store_from_url
 
 TENANTS_FROM_ENV = "FASTN_TENANTS_FROM"
 CACHE_TTL_ENV = "FASTN_TENANT_CACHE_TTL"
+CACHE_SIZE_ENV = "FASTN_TENANT_CACHE_SIZE"
 SOURCES = ("file", "store")
 
 
@@ -58,4 +59,5 @@ def select_registry(
     location = store_location(registry, store_url, env)
     store = store_from_url(location, data_dir=registry.data_dir)
     ttl = float(env.get(CACHE_TTL_ENV) or DEFAULT_TTL_S)
-    return StoreTenantRegistry(store, registry, ttl_s=ttl)
+    size = int(env.get(CACHE_SIZE_ENV) or DEFAULT_CACHE_SIZE)
+    return StoreTenantRegistry(store, registry, ttl_s=ttl, cache_size=size)

@@ -31,6 +31,7 @@ TENANTS_FILE = """version: 1
 tenants_from: store
 plans:
   small: {tool_calls_per_month: 1000}
+  large: {tool_calls_per_month: 5000}
   free: {}
 tenants: []
 """

@@ -37,7 +37,7 @@ IN_FLIGHT = 64
 CHANGE_BOUND_S = 5.0
 SLACK_TOOLS = {"slack_list_channels", "slack_send_message"}
 NATIVE = {tool.name for tool in NATIVE_TOOLS}
-TENANTS = ("quota", "newco", "subs", "other", "revoked")
+TENANTS = ("quota", "bulk", "newco", "subs", "other", "revoked")
 
 
 @pytest.fixture(scope="module")
@@ -85,9 +85,18 @@ async def _eventually(check: object, bound_s: float) -> float:
         await asyncio.sleep(0.05)
 
 
-async def test_a_quota_admits_exactly_its_limit_across_replicas(cluster: Cluster) -> None:
-    key = cluster.add_tenant("quota", plan="small")
-    cluster.connect_slack("quota")
+@pytest.mark.parametrize(
+    ("tenant", "plan", "calls", "quota"),
+    [
+        ("quota", "small", CALLS, QUOTA),
+        pytest.param("bulk", "large", 10_000, 5_000, marks=pytest.mark.slow),
+    ],
+)
+async def test_a_quota_admits_exactly_its_limit_across_replicas(
+    cluster: Cluster, tenant: str, plan: str, calls: int, quota: int
+) -> None:
+    key = cluster.add_tenant(tenant, plan=plan)
+    cluster.connect_slack(tenant)
     cluster.slack.clear()
     # All calls start at once; IN_FLIGHT of them are on the wire at any moment (the
     # HTTP client's pool slows down badly with thousands of queued requests).
@@ -101,21 +110,21 @@ async def test_a_quota_admits_exactly_its_limit_across_replicas(cluster: Cluster
                 result = await call_tool(http, url, key, "slack_list_channels", {})
             return not result.get("isError")
 
-        admitted = await asyncio.gather(*(one(n) for n in range(CALLS)))
-    assert sum(admitted) == QUOTA
+        admitted = await asyncio.gather(*(one(n) for n in range(calls)))
+    assert sum(admitted) == quota
     # Split across both replicas, each admitted some: the limit is shared, not per process.
-    assert 0 < sum(admitted[0::2]) < QUOTA and 0 < sum(admitted[1::2]) < QUOTA
-    assert len(cluster.slack.requests) == QUOTA  # refused calls never went upstream
+    assert 0 < sum(admitted[0::2]) < quota and 0 < sum(admitted[1::2]) < quota
+    assert len(cluster.slack.requests) == quota  # refused calls never went upstream
 
     async def recorded() -> bool:
-        calls = await _events(cluster, "quota", "tool_call")
-        refusals = await _events(cluster, "quota", "quota_refusal")
-        return len(calls) >= QUOTA and len(refusals) >= CALLS - QUOTA
+        done = await _events(cluster, tenant, "tool_call")
+        refusals = await _events(cluster, tenant, "quota_refusal")
+        return len(done) >= quota and len(refusals) >= calls - quota
 
-    await _eventually(recorded, 30.0)
-    calls = await _events(cluster, "quota", "tool_call")
-    assert sorted(set(calls)) == ["success"] and len(calls) == QUOTA
-    assert len(await _events(cluster, "quota", "quota_refusal")) == CALLS - QUOTA
+    await _eventually(recorded, 30.0 + calls / 100)
+    done = await _events(cluster, tenant, "tool_call")
+    assert sorted(set(done)) == ["success"] and len(done) == quota
+    assert len(await _events(cluster, tenant, "quota_refusal")) == calls - quota
 
 
 async def test_a_connection_added_with_the_cli_reaches_both_replicas(cluster: Cluster) -> None:
