@@ -195,6 +195,11 @@ def encode_header_param(param: ParamSpec, value: Any) -> tuple[str, str]:
         raise RequestBuildError(f"argument {param.arg!r} cannot set the {param.name} header")
     text = _simple(value, param.explode is True)
     _check_header_text(param.arg, text)
+    if not text.isascii():
+        raise RequestBuildError(
+            f"argument {param.arg!r} contains characters outside ASCII, which an HTTP "
+            "header cannot carry"
+        )
     return param.name, text
 
 

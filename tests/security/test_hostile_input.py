@@ -197,12 +197,17 @@ async def test_path_traversal_and_encoded_slashes_stay_in_their_segment(
             assert result.structured_content["raw_path"] == expected, segment
 
 
-async def test_crlf_in_header_arguments_is_refused(security: SecurityDeployment) -> None:
+async def test_crlf_and_non_ascii_in_header_arguments_are_refused(
+    security: SecurityDeployment,
+) -> None:
     before = len(security.faults.requests)
     async with connect(security.gateway.url, security.creds.keys["alpha"]) as client:
         for note in ("a\r\nX-Injected: 1", "a\nb", "a\rb", "a\x00b"):
             result = await client.call_tool("faults_echo", {"segment": "s", "x_note": note})
             assert result.is_error and "line break or NUL" in text_of(result)
+        for note in ("caf\u00e9", "\u00ba", "\u2028", "\U0001f600"):
+            result = await client.call_tool("faults_echo", {"segment": "s", "x_note": note})
+            assert result.is_error and "outside ASCII" in text_of(result)
         fine = await client.call_tool("faults_echo", {"segment": "s", "x_note": "plain"})
     assert not fine.is_error
     assert len(security.faults.requests) == before + 1
