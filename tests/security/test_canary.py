@@ -6,7 +6,7 @@ canaries. The run below goes through successes, upstream failures whose bodies a
 headers echo the credentials back, retries, token refreshes (on expiry and on a 401),
 a failed refresh, argument errors, refused API keys and OAuth tokens, and the native
 tools. Afterwards no canary (nor any other tenant's credential or key) may appear in
-the gateway's log, in anything it stored, or in any response.
+the gateway's log, in anything it stored, in any response or in the metrics.
 """
 
 from __future__ import annotations
@@ -81,6 +81,13 @@ async def exercise(security: SecurityDeployment, token: str) -> list[str]:
     return seen
 
 
+async def scrape_metrics(security: SecurityDeployment) -> str:
+    async with httpx.AsyncClient(timeout=30) as http:
+        response = await http.get(f"{security.gateway.base}/metrics")
+    assert response.status_code == 200  # loopback clients may scrape without a key
+    return response.text
+
+
 async def test_no_credential_appears_in_logs_store_or_responses(
     security: SecurityDeployment,
 ) -> None:
@@ -92,9 +99,11 @@ async def test_no_credential_appears_in_logs_store_or_responses(
         "gateway log": security.gateway.log(),
         "store": security.store_bytes().decode("latin-1"),
         "responses": "\n".join(responses),
+        "metrics": await scrape_metrics(security),
     }
     leaks = {where: security.leaked(text, [token]) for where, text in places.items()}
-    assert leaks == {"gateway log": [], "store": [], "responses": []}
+    assert leaks == {"gateway log": [], "store": [], "responses": [], "metrics": []}
+    assert 'connector="oauthsvc"' in places["metrics"]  # the calls above are counted
     # The scenario did reach the paths it means to: the redaction markers are there.
     assert "[REDACTED]" in places["responses"]
     assert "echo" in places["gateway log"] and "oauthsvc" in places["gateway log"]
