@@ -191,7 +191,8 @@ class Store(Protocol):
     ) -> list[FlowRun]:
         """Take over the tenant's unfinished runs whose lease ended by ``now``: they
         become ``owner``'s, running, leased until ``until``, ``resumed`` + 1. Oldest
-        first. A run is taken over by one claimer only."""
+        first. A run is taken over by one claimer only, and never by the owner that is
+        running it (its lease renewal was late; it has not stopped)."""
 
     async def record_flow_step(self, step: FlowStepRecord) -> None:
         """Insert or replace the record ``(tenant, run_id, seq)``."""

@@ -16,6 +16,13 @@ STEP_COLUMNS = (
 )
 # A run another process may take over: not finished, and its lease has run out.
 UNFINISHED = "status IN ('running', 'interrupted')"
+
+
+def not_own_running(mark: str) -> str:
+    """... and not one the claimer is running itself (a late lease renewal is no stop)."""
+    return f"NOT (owner IS NOT NULL AND owner = {mark} AND status = 'running')"
+
+
 # The latest version of every enabled flow (of every tenant), for the scheduler.
 ENABLED_FLOWS = (
     "SELECT f.tenant_id, f.name, v.version, v.spec, f.enabled, v.created_at "

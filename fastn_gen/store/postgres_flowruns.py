@@ -22,6 +22,7 @@ from fastn_gen.store.flowrun_rules import (
     UNFINISHED,
     check_new_run,
     check_step,
+    not_own_running,
     runs_limit,
 )
 from fastn_gen.store.records import FlowRecord, FlowRun, FlowRunStatus, FlowStepRecord
@@ -167,10 +168,10 @@ class PostgresFlowRuns:
         rows = await self._fetchall(
             "UPDATE flow_runs SET owner = %s, lease_expires_at = %s, status = 'running', "
             "resumed = resumed + 1 "
-            f"WHERE tenant_id = %s AND {UNFINISHED} AND "
+            f"WHERE tenant_id = %s AND {UNFINISHED} AND {not_own_running('%s')} AND "
             "(lease_expires_at IS NULL OR lease_expires_at <= %s) "
             f"RETURNING {RUN_COLUMNS}",
-            (owner, as_utc(until), tenant_id, as_utc(now)),
+            (owner, as_utc(until), tenant_id, owner, as_utc(now)),
         )
         return sorted((run_row(row) for row in rows), key=lambda r: (r.started_at, r.id))
 

@@ -19,6 +19,7 @@ from fastn_gen.store.flowrun_rules import (
     UNFINISHED,
     check_new_run,
     check_step,
+    not_own_running,
     runs_limit,
 )
 from fastn_gen.store.records import FlowRecord, FlowRun, FlowRunStatus, FlowStepRecord
@@ -162,11 +163,11 @@ class SQLiteFlowRuns:
         sql = (
             "UPDATE flow_runs SET owner = ?, lease_expires_at = ?, status = 'running', "
             "resumed = resumed + 1 "
-            f"WHERE tenant_id = ? AND {UNFINISHED} AND "
+            f"WHERE tenant_id = ? AND {UNFINISHED} AND {not_own_running('?')} AND "
             "(lease_expires_at IS NULL OR lease_expires_at <= ?) "
             f"RETURNING {RUN_COLUMNS}"
         )
-        params = (owner, to_micros(until), tenant_id, to_micros(now))
+        params = (owner, to_micros(until), tenant_id, owner, to_micros(now))
         rows = await self._runner.write(lambda db: db.execute(sql, params).fetchall())
         return sorted((run_row(row) for row in rows), key=lambda r: (r.started_at, r.id))
 

@@ -279,3 +279,12 @@ async def test_tenants_with_stale_runs(backend: Backend) -> None:
         assert await store.tenants_with_stale_runs(T0) == []
         assert await store.tenants_with_stale_runs(T0 + LEASE) == ["globex"]
         assert await store.tenants_with_stale_runs(T0 + LEASE * 3) == ["acme", "globex"]
+
+
+async def test_an_owner_does_not_take_over_a_run_it_is_still_running(backend: Backend) -> None:
+    async with backend.make() as store:
+        await store.create_flow_run(run("R1", "k1"))
+        late = T0 + LEASE * 2  # proc-a's renewal is late, but proc-a is still at work
+        assert await store.claim_stale_runs("acme", "proc-a", now=late, until=late + LEASE) == []
+        claimed = await store.claim_stale_runs("acme", "proc-b", now=late, until=late + LEASE)
+        assert [(r.id, r.owner) for r in claimed] == [("R1", "proc-b")]
