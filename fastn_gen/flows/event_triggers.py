@@ -144,7 +144,7 @@ class EventTriggers:
 
     async def dispatch(self, occurrence: Occurrence) -> int:
         runtime = self.runtime
-        tenant = runtime.services.registry.get(occurrence.tenant_id)
+        tenant = await runtime.services.registry.find(occurrence.tenant_id)
         if tenant is None:
             return 0
         started = 0

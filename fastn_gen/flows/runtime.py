@@ -302,7 +302,7 @@ class FlowRuntime:
         taken: list[FlowRun] = []
         store = self.services.store
         for tenant_id in await store.tenants_with_stale_runs(self.services.clock()):
-            tenant = self.services.registry.get(tenant_id)
+            tenant = await self.services.registry.find(tenant_id)
             if tenant is None:
                 continue  # no longer configured: its runs wait for it to come back
             now = self.services.clock()

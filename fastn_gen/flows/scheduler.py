@@ -127,7 +127,7 @@ class Scheduler:
         registry = self.runtime.services.registry
         entries = []
         for record in await self._store.list_scheduled_flows():
-            if registry.get(record.tenant_id) is not None:
+            if await registry.find(record.tenant_id) is not None:
                 entry = _scheduled(record.tenant_id, record)
                 if entry is not None:
                     entries.append(entry)
@@ -139,7 +139,7 @@ class Scheduler:
         """1 when a run started, 0 when the due time was fired already, None when the
         flow was changed, disabled or deleted since the schedules were read."""
         runtime = self.runtime
-        tenant = runtime.services.registry.get(entry.tenant_id)
+        tenant = await runtime.services.registry.find(entry.tenant_id)
         # The latest word on the flow: it may have been disabled, changed or deleted.
         current = await self._store.get_flow(entry.tenant_id, entry.record.name)
         if tenant is None or current is None or current.version != entry.record.version:
