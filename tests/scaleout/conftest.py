@@ -1,9 +1,9 @@
-"""Fixtures of the scale-out suites: both store backends, PostgreSQL, loopback upstreams."""
+"""Fixtures of the scale-out suites: both store backends and PostgreSQL (the loopback
+upstreams come from the top-level conftest)."""
 
 from __future__ import annotations
 
 from tests.store.conftest import anyio_backend, backend, pg_schema_prefix
 
-pytest_plugins = ("tests.upstreams.fixtures",)
 
 __all__ = ["anyio_backend", "backend", "pg_schema_prefix"]
