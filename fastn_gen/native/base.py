@@ -75,6 +75,8 @@ class NativeTool(Generic[In, Out]):
     output_model: type[Out]
     run: Callable[[CallContext, In], Awaitable[Out]]
     read_only: bool = True
+    # Deletes state (drives the destructive OAuth scope and the client's confirmation).
+    destructive: bool = False
     # Whether the tool reaches an upstream API (the health check does).
     open_world: bool = False
 
@@ -94,7 +96,7 @@ class NativeTool(Generic[In, Out]):
             annotations=types.ToolAnnotations(
                 title=self.title,
                 read_only_hint=self.read_only,
-                destructive_hint=False,
+                destructive_hint=self.destructive,
                 idempotent_hint=self.read_only,
                 open_world_hint=self.open_world,
             ),

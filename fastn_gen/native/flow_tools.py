@@ -239,6 +239,7 @@ DELETE_FLOW = NativeTool(
     output_model=DeleteFlowOutput,
     run=delete_flow,
     read_only=False,
+    destructive=True,
 )
 
 RUN_FLOW = NativeTool(
