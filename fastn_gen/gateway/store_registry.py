@@ -199,15 +199,24 @@ class StoreTenantRegistry(TenantRegistry):
         """Concurrent callers asking for the same thing share one load."""
         running = self._inflight.get(key)
         if running is not None:
-            result: V = await asyncio.shield(running)
-            return result
+            try:
+                result: V = await asyncio.shield(running)
+                return result
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if not running.cancelled() or (task is not None and task.cancelling()):
+                    raise
+                return await load()  # the request that was loading went away, not this one
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._inflight[key] = future
         try:
             value = await load()
         except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved: no "never retrieved" warning without waiters
+            if isinstance(exc, asyncio.CancelledError):
+                future.cancel()
+            else:
+                future.set_exception(exc)
+                future.exception()  # retrieved: no "never retrieved" warning
             raise
         else:
             future.set_result(value)

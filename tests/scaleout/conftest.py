@@ -5,5 +5,4 @@ from __future__ import annotations
 
 from tests.store.conftest import anyio_backend, backend, pg_schema_prefix
 
-
 __all__ = ["anyio_backend", "backend", "pg_schema_prefix"]

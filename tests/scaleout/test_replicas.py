@@ -99,9 +99,12 @@ async def test_a_quota_admits_exactly_its_limit_across_replicas(
     cluster.connect_slack(tenant)
     cluster.slack.clear()
     # All calls start at once; IN_FLIGHT of them are on the wire at any moment (the
-    # HTTP client's pool slows down badly with thousands of queued requests).
+    # HTTP client's pool slows down badly with thousands of queued requests). Idle
+    # connections are dropped after 2 s, before the server's 5 s: reusing one the
+    # server is just closing would fail a call, and a retry could not tell whether the
+    # failed call had been counted.
     in_flight = asyncio.Semaphore(IN_FLIGHT)
-    limits = httpx.Limits(max_connections=IN_FLIGHT, max_keepalive_connections=IN_FLIGHT)
+    limits = httpx.Limits(max_connections=IN_FLIGHT, keepalive_expiry=2.0)
     async with httpx.AsyncClient(timeout=120, limits=limits) as http:
 
         async def one(n: int) -> bool:

@@ -167,3 +167,32 @@ async def test_the_caches_are_bounded(backend: Backend) -> None:
         assert [t.id for t in reg.tenants] == [f"t{n}" for n in range(12, 20)]
     finally:
         await reg.aclose()
+
+
+async def test_concurrent_requests_share_one_load_and_survive_its_cancellation(
+    backend: Backend,
+) -> None:
+    import asyncio
+
+    async with backend.make() as store:
+        acme_key, _ = await seed(store)
+    reg = registry(backend, Clock())
+    await reg.start()
+    try:
+        results = await asyncio.gather(*(reg.resolve_key(acme_key) for _ in range(10)))
+        assert {t.id for t in results if t is not None} == {"acme"} and None not in results
+        assert reg.misses == 1  # ten requests, one verification
+        fresh = registry(backend, Clock())
+        await fresh.start()
+        try:
+            first = asyncio.ensure_future(fresh.resolve_key(acme_key))
+            await asyncio.sleep(0)  # the first request starts the load...
+            second = asyncio.ensure_future(fresh.resolve_key(acme_key))
+            await asyncio.sleep(0)
+            first.cancel()  # ...and goes away; the second still gets its answer
+            found = await second
+        finally:
+            await fresh.aclose()
+    finally:
+        await reg.aclose()
+    assert found is not None and found.id == "acme"
