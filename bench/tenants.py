@@ -45,7 +45,6 @@ from psycopg import sql
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.runtime.procstat import memory_mb  # noqa: E402
 from fastn_gen.gateway.apikeys import generate_api_key, hash_api_key  # noqa: E402
 from fastn_gen.gateway.store_registry import StoreTenantRegistry  # noqa: E402
 from fastn_gen.gateway.tenancy import TenantRegistry  # noqa: E402
@@ -191,7 +190,11 @@ class Gateway:
         raise RuntimeError("gateway did not start")
 
     def rss(self) -> float:
-        return memory_mb(self.proc.pid)["rss_mb"]
+        """Resident memory in MB (VmRSS)."""
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        raise RuntimeError("no VmRSS")
 
     def stop(self) -> None:
         self.proc.terminate()
