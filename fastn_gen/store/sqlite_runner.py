@@ -13,6 +13,7 @@ import asyncio
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -91,6 +92,24 @@ class SQLiteRunner:
                 self._connections.append(connection)
         return connection
 
+    def _wal_mode(self, connection: sqlite3.Connection) -> str:
+        """Switch to WAL unless already there, retrying while another writer holds a lock.
+
+        Setting journal_mode answers SQLITE_BUSY at once (the busy handler is not
+        consulted), so two stores opening one file together would otherwise fail.
+        """
+        deadline = time.monotonic() + self._busy_timeout_s
+        while True:
+            mode = str(connection.execute("PRAGMA journal_mode").fetchone()[0]).lower()
+            if mode == "wal":
+                return mode
+            try:
+                return str(connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]).lower()
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
+
     def _connect(self, *, readonly: bool) -> sqlite3.Connection:
         # isolation_level=None: no implicit transactions; we say BEGIN ourselves.
         connection = sqlite3.connect(
@@ -103,8 +122,8 @@ class SQLiteRunner:
         if readonly:
             connection.execute("PRAGMA query_only = ON")
         else:
-            mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if str(mode).lower() != "wal":
+            mode = self._wal_mode(connection)
+            if mode != "wal":
                 raise StoreError(f"could not switch {self.path.name} to WAL mode ({mode})")
             # In WAL mode NORMAL survives an application crash; a power loss may drop the
             # last transactions before a checkpoint but never corrupts the database.
