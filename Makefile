@@ -53,13 +53,16 @@ test-packaging: install
 conformance: install
 	$(PY) tests/interop/run_conformance.py
 
+## Build, start-up and serving benchmarks side by side with FastMCP (its own venv, bench/peer.py).
 bench: install
 	$(PY) -m pip install -q -e '.[bench]'
-	$(PY) bench/build.py
+	$(PY) bench/build.py --runs 5 --update-docs
+	$(PY) bench/runtime/run.py
 
 bench-quick: install
 	$(PY) -m pip install -q -e '.[bench]'
 	$(PY) bench/build.py --quick
+	$(PY) bench/runtime/run.py --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,101 @@
+"""The issue's targets, checked against one run's results (medians, same run)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _phase(results: dict[str, Any], key: str, era: str, n: int) -> dict[str, Any] | None:
+    calls = results["contenders"].get(key, {}).get("eras", {}).get(era, {}).get("calls", [])
+    return next((p for p in calls if p["concurrency"] == n), None)
+
+
+def _tp(phase: dict[str, Any] | None) -> float | None:
+    if phase is None:
+        return None
+    return phase.get("throughput_bound") if phase.get("skipped") else phase["throughput"]
+
+
+def _ratio(r: float) -> str:
+    return f"{r:,.0f}" if r >= 10 else f"{r:.2f}"
+
+
+def _mark(ok: bool | None) -> str:
+    return "–" if ok is None else ("yes" if ok else "**no**")
+
+
+def evaluate(results: dict[str, Any]) -> list[tuple[str, str, str]]:
+    out: list[tuple[str, str, str]] = []
+    cold = results.get("cold_start", {})
+    gw = cold.get("gateway", {}).get("median_to_first_list_s")
+    fm = cold.get("fastmcp", {}).get("median_to_first_list_s")
+    tools = cold.get("gateway", {}).get("tools")
+    out.append(
+        (
+            "cold start with ~1,800 tools < 1 s",
+            f"{gw:.2f} s ({tools:,} tools)" if gw is not None else "not measured",
+            _mark(gw < 1.0 if gw is not None else None),
+        )
+    )
+    out.append(
+        (
+            "cold start ≥ 15× faster than FastMCP",
+            f"{fm / gw:.0f}× ({fm:.1f} s vs {gw:.2f} s)" if gw and fm else "not measured",
+            _mark(fm / gw >= 15 if gw and fm else None),
+        )
+    )
+    for era, label in results["eras"].items():
+        g16 = _phase(results, "gateway", era, 16)
+        s16 = _phase(results, "sdk", era, 16)
+        f16 = _phase(results, "fastmcp", era, 16)
+        g, s, f = _tp(g16), _tp(s16), _tp(f16)
+        bound = bool(f16 and f16.get("skipped"))
+        out.append(
+            (
+                f"tools/call at 16 clients ≥ 20× FastMCP ({label})",
+                f"{'≥ ' if bound else ''}{_ratio(g / f)}× ({g:.0f} vs {f:.2g} calls/s)"
+                if g and f
+                else "not measured",
+                _mark(g / f >= 20 if g and f else None),
+            )
+        )
+        out.append(
+            (
+                f"tools/call at 16 clients ≥ 0.75× bare SDK ({label})",
+                f"{g / s:.2f}× ({g:.0f} vs {s:.0f} calls/s)" if g and s else "not measured",
+                _mark(g / s >= 0.75 if g and s else None),
+            )
+        )
+        if g16 and s16 and not g16.get("skipped") and not s16.get("skipped"):
+            ratio = g16["p50_ms"] / s16["p50_ms"]
+            out.append(
+                (
+                    f"tools/call p50 at 16 clients within 1.3× bare SDK ({label})",
+                    f"{ratio:.2f}× ({g16['p50_ms']:.1f} vs {s16['p50_ms']:.1f} ms)",
+                    _mark(ratio <= 1.3),
+                )
+            )
+    lists = results["contenders"].get("gateway", {}).get("lists", {})
+    big = max(lists.values(), key=lambda s: s["tools"], default=None)
+    out.append(
+        (
+            "tools/list p50 < 10 ms server-side for ~1,800 tools",
+            f"{big['raw_p50_ms']:.1f} ms answer, {big['server_cpu_ms_per_list']:.0f} ms CPU "
+            f"({big['tools']:,} tools)"
+            if big
+            else "not measured",
+            _mark(big["raw_p50_ms"] < 10 if big else None),
+        )
+    )
+    scale = {s["tenants"]: s for s in results.get("tenants", []) if "rss_mb" in s}
+    if 2 in scale and len(scale) > 1:
+        top = max(scale)
+        added = scale[top]["rss_mb"] - scale[2]["rss_mb"]
+        out.append(
+            (
+                "100,000 tenants add < 100 MB",
+                f"{added:,.0f} MB with {top:,} tenants",
+                _mark(added < 100) if top >= 100_000 else "– (100,000 not run)",
+            )
+        )
+    return out
