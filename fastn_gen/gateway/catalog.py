@@ -8,6 +8,7 @@ connectors a tenant has connected (tenants on the same plan share one list).
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import importlib.util
 import json
@@ -77,7 +78,19 @@ class Catalog:
 
     @classmethod
     def load(cls, generated_dir: Path) -> Catalog:
-        generated_dir = Path(generated_dir)
+        # Loading allocates millions of long-lived objects (the manifest's schemas) and
+        # no reference cycles; the cyclic collector would rescan them again and again.
+        # Paused meanwhile, the load takes about a third less time.
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return cls._load(Path(generated_dir))
+        finally:
+            if was_enabled:
+                gc.enable()
+
+    @classmethod
+    def _load(cls, generated_dir: Path) -> Catalog:
         manifest = _read_manifest(generated_dir)
         connectors: dict[str, ConnectorEntry] = {}
         operations: dict[str, tuple[dict[str, Operation], LazyModels]] = {}
