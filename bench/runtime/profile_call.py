@@ -56,6 +56,7 @@ def start_recording(pid: int, seconds: float, out: Path) -> subprocess.Popen[byt
         [
             exe,
             "record",
+            "--nonblocking",  # not paused per sample, so its timing holds
             "-p",
             str(pid),
             "-o",

@@ -64,8 +64,8 @@ def _ratio_text(r: float) -> str:
 def calls_table(results: dict[str, Any], era: str) -> list[str]:
     rows = [
         "| contender | clients | calls/s | p50 ms | p99 ms | server CPU ms/call "
-        "| vs (a) | vs (b) | vs (c) | errors |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| calls/s per server core | vs (a) | vs (b) | vs (c) | errors |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for key in ORDER:
         contender = results["contenders"].get(key)
@@ -83,6 +83,7 @@ def calls_table(results: dict[str, Any], era: str) -> list[str]:
                     f"≥ {_n(phase['estimated_round_s'] * 1000)}",
                     "–",
                     "–",
+                    _n(phase["throughput_bound"]),
                 ]
                 errors = "not run"
             else:
@@ -91,6 +92,9 @@ def calls_table(results: dict[str, Any], era: str) -> list[str]:
                     _n(phase["p50_ms"]),
                     _n(phase["p99_ms"]),
                     _n(phase["server_cpu_ms_per_call"], 2),
+                    _n(1000 / phase["server_cpu_ms_per_call"])
+                    if phase["server_cpu_ms_per_call"] > 0.5
+                    else "–",
                 ]
                 errors = str(phase["errors"])
             rows.append(
@@ -173,10 +177,13 @@ def profile_table(results: dict[str, Any]) -> list[str]:
     prof = results.get("profile")
     if not prof or "owners" not in prof:
         return ["(not profiled in this run)"]
-    cpu = prof.get("server_cpu_ms_per_call")
+    # Shares from the profiled run, times from the unprofiled sequential calls.
+    seq = _phase(results, "gateway", next(iter(results["eras"])), 1)
+    cpu = seq["server_cpu_ms_per_call"] if seq else prof.get("server_cpu_ms_per_call")
     rows = [
-        f"py-spy, {prof['busy_samples']:,} busy samples over {prof['calls']:,} sequential calls "
-        f"({_n(cpu, 2)} ms of gateway CPU per call):",
+        f"py-spy, {prof['busy_samples']:,} busy samples over {prof['calls']:,} sequential calls; "
+        f"shares of the gateway's {_n(cpu, 2)} ms of CPU per sequential call (measured "
+        "without the profiler, above):",
         "",
         "| owner of the CPU time | share | ms per call |",
         "| --- | ---: | ---: |",
@@ -229,7 +236,10 @@ def render(results: dict[str, Any], chart_name: str | None) -> str:
         lines += [f"### tools/call, protocol {results['eras'][era]}", ""]
         lines += calls_table(results, era) + [""]
     lines += [
-        "Ratios are calls/s against the contender named at the same concurrency. A FastMCP "
+        "Ratios are calls/s against the contender named at the same concurrency. On this "
+        "machine the wall-clock rates are bounded by its two cores, shared by the load "
+        "generator, the server, the upstream and any other work; *calls/s per server core* "
+        "(1 / the server's CPU per call) compares the servers themselves. A FastMCP "
         "row marked *bound* was not run: one round of that many calls would take longer than "
         "the run allows, and a server that does one call at a time cannot exceed "
         "1 / (its CPU per call), which is the bound given.",

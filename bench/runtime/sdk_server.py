@@ -7,13 +7,19 @@ advertised with the gateway's own tool entry (name, input and output schema, rea
 the generated manifest), so clients do the same work for both. Served like the
 gateway: streamable HTTP, stateless, JSON responses, uvicorn with default settings.
 
+It gets the one environment fix the gateway has (``fastn_gen.gateway.http_pool``):
+httpcore's per-request ``import sniffio`` fails fast when sniffio is not installed, so
+the floor does not pay a sys.path search the gateway avoids.
+
 ``python sdk_server.py --port N --upstream URL --tool tool.json``
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -28,6 +34,9 @@ from mcp.server.context import ServerRequestContext
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
 from starlette.applications import Starlette
 from starlette.routing import Route
+
+if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
+    sys.modules["sniffio"] = None  # type: ignore[assignment]
 
 
 def build_app(upstream: str, tool: types.Tool) -> Starlette:

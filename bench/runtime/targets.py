@@ -17,7 +17,11 @@ def _tp(phase: dict[str, Any] | None) -> float | None:
 
 
 def _ratio(r: float) -> str:
-    return f"{r:,.0f}" if r >= 10 else f"{r:.2f}"
+    return f"{r:,.0f}" if r >= 100 else f"{r:.1f}" if r >= 10 else f"{r:.2f}"
+
+
+def _rate(r: float) -> str:
+    return f"{r:.0f}" if r >= 10 else f"{r:.2g}"
 
 
 def _mark(ok: bool | None) -> str:
@@ -40,7 +44,7 @@ def evaluate(results: dict[str, Any]) -> list[tuple[str, str, str]]:
     out.append(
         (
             "cold start ≥ 15× faster than FastMCP",
-            f"{fm / gw:.0f}× ({fm:.1f} s vs {gw:.2f} s)" if gw and fm else "not measured",
+            f"{_ratio(fm / gw)}× ({fm:.1f} s vs {gw:.2f} s)" if gw and fm else "not measured",
             _mark(fm / gw >= 15 if gw and fm else None),
         )
     )
@@ -53,7 +57,7 @@ def evaluate(results: dict[str, Any]) -> list[tuple[str, str, str]]:
         out.append(
             (
                 f"tools/call at 16 clients ≥ 20× FastMCP ({label})",
-                f"{'≥ ' if bound else ''}{_ratio(g / f)}× ({g:.0f} vs {f:.2g} calls/s)"
+                f"{'≥ ' if bound else ''}{_ratio(g / f)}× ({g:.0f} vs {_rate(f)} calls/s)"
                 if g and f
                 else "not measured",
                 _mark(g / f >= 20 if g and f else None),
@@ -67,6 +71,15 @@ def evaluate(results: dict[str, Any]) -> list[tuple[str, str, str]]:
             )
         )
         if g16 and s16 and not g16.get("skipped") and not s16.get("skipped"):
+            capacity = s16["server_cpu_ms_per_call"] / g16["server_cpu_ms_per_call"]
+            out.append(
+                (
+                    f"same, as server capacity (1 / CPU per call) ({label})",
+                    f"{capacity:.2f}× ({g16['server_cpu_ms_per_call']:.2f} vs "
+                    f"{s16['server_cpu_ms_per_call']:.2f} ms per call)",
+                    _mark(capacity >= 0.75),
+                )
+            )
             ratio = g16["p50_ms"] / s16["p50_ms"]
             out.append(
                 (
