@@ -21,19 +21,21 @@ import time
 CUSTOMER_PATH = "/v1/customers/"
 CUSTOMER_ID = "cus_NffrFeUfNV2Hib"
 
+ADDRESS: dict[str, object] = {
+    "city": "South San Francisco",
+    "country": "US",
+    "line1": "354 Oyster Point Blvd",
+    "line2": None,
+    "postal_code": "94080",
+    "state": "CA",
+}
+
 # Stripe's documented customer, with an address, metadata and invoice settings filled
 # in, as a typical customer record looks (about 1.2 KB of JSON).
 CUSTOMER: dict[str, object] = {
     "id": CUSTOMER_ID,
     "object": "customer",
-    "address": {
-        "city": "South San Francisco",
-        "country": "US",
-        "line1": "354 Oyster Point Blvd",
-        "line2": None,
-        "postal_code": "94080",
-        "state": "CA",
-    },
+    "address": dict(ADDRESS),
     "balance": 0,
     "created": 1680893993,
     "currency": "usd",
@@ -60,14 +62,7 @@ CUSTOMER: dict[str, object] = {
     "phone": "+14155550123",
     "preferred_locales": ["en-US"],
     "shipping": {
-        "address": {
-            "city": "South San Francisco",
-            "country": "US",
-            "line1": "354 Oyster Point Blvd",
-            "line2": None,
-            "postal_code": "94080",
-            "state": "CA",
-        },
+        "address": dict(ADDRESS),
         "name": "Jenny Rosen",
         "phone": "+14155550123",
     },
