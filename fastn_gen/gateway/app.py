@@ -178,7 +178,12 @@ def create_app(
             Route(MCP_PATH, endpoint=with_request_ids(mcp_app), methods=["POST"]),
             Route(HEALTH_PATH, endpoint=healthz),
             *(metadata_routes(options.oauth) if options.oauth is not None else []),
-            *operator_routes(options.operator, services, policy),
+            *operator_routes(
+                options.operator,
+                services,
+                policy,
+                [reloader.metrics()] if reloader is not None else [],
+            ),
         ],
         lifespan=lifespan,
     )

@@ -33,6 +33,8 @@ from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from fastn_gen.gateway.auth import TenantAuth
 from fastn_gen.gateway.catalog import MODULE_PREFIX, Catalog, CatalogError
@@ -373,12 +375,32 @@ class Reloader:
         except Exception:
             logger.exception("recording the reload's connection changes failed")
 
+    def metrics(self) -> Collector:
+        return _ReloadCounter(self.counts)
+
     def health(self) -> dict[str, Any]:
         return {
             "generation": self.generation,
             "reloads": dict(self.counts),
             "last_reload": self.last.health() if self.last is not None else None,
         }
+
+
+class _ReloadCounter(Collector):
+    """``fastn_config_reloads_total{outcome="applied"|"refused"}``."""
+
+    def __init__(self, counts: Counter[str]) -> None:
+        self.counts = counts
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(
+            "fastn_config_reloads",
+            "Live reloads of the tenants file and generated/, by outcome.",
+            labels=["outcome"],
+        )
+        for outcome in ("applied", "refused"):
+            family.add_metric([outcome], self.counts[outcome])
+        yield family
 
 
 def _module_names(catalog: Catalog) -> list[str]:

@@ -31,6 +31,7 @@ from mcp.client.subscriptions import ToolsListChanged
 from mcp.shared.exceptions import MCPError
 
 from fastn_gen.native.registry import NATIVE_TOOLS
+from fastn_gen.observability.metrics import series
 from tests.gateway.fixtures.gateway_process import REPO_ROOT, GatewayProcess, generated_dir
 from tests.upstreams import ShopifyUpstream, SlackUpstream
 
@@ -287,6 +288,13 @@ async def test_a_broken_edit_is_refused_and_a_fixed_one_applied(start: Any) -> N
     assert served.health()["config"]["generation"] == 1
     assert await tool_names(url, GLOBEX_KEY) == [*NATIVE, "shopify_list_orders", *SLACK_TOOLS]
     assert_no_credentials(served)
+    with urllib.request.urlopen(f"{served.gateway.base}/metrics", timeout=5) as response:
+        exposition = response.read().decode()
+    reloads = {
+        labels["outcome"]: value
+        for labels, value in series(exposition, "fastn_config_reloads_total")
+    }
+    assert reloads == {"applied": 1.0, "refused": float(len(BROKEN_EDITS))}
 
 
 # -- (c) SIGHUP ---------------------------------------------------------------------------
@@ -348,7 +356,7 @@ PRODUCTS_OPERATION = """    "shopify_list_products": Operation(
     ),
 }
 """
-PRODUCTS_MODEL = '''
+PRODUCTS_MODEL = """
 
 def _shopify_list_products_input() -> type[ToolInput]:
     class ShopifyListProductsInput(ToolInput):
@@ -359,7 +367,7 @@ def _shopify_list_products_input() -> type[ToolInput]:
 
 INPUT_MODELS = LazyModels(
     {
-        "shopify_list_products": _shopify_list_products_input,'''
+        "shopify_list_products": _shopify_list_products_input,"""
 
 
 def write_replacing(path: Path, text: str) -> None:
@@ -432,7 +440,7 @@ async def test_a_removed_key_and_tenant_are_refused_after_reload(start: Any) -> 
     new_key, new_line = generate_api_key("acme")
     text = served.config.read_text(encoding="utf-8")
     # acme's published key replaced by a new one; globex removed.
-    acme_keys = re.search(r"    api_keys:\n      # demo-acme-key\n(?:      .*\n)+?(?=    conn)", text)
+    acme_keys = re.search(r"    api_keys:\n      # demo-acme-key\n(?:      .*\n)+?(?=    co)", text)
     assert acme_keys is not None
     text = text.replace(acme_keys.group(0), f"    api_keys:\n      {new_line}\n")
     text = text[: text.index("  - id: globex")]
