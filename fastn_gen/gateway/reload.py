@@ -159,7 +159,7 @@ class Serving:
         if self.services is not None:
             self.services.catalog = catalog
             self.services.registry = registry
-        if self.auth is not None:
+        if self.auth is not None and registry is not self.registry:
             self.auth.registry = registry
             if self.anonymous_tenant is not None:
                 self.auth.anonymous = registry.get(self.anonymous_tenant)
@@ -220,9 +220,15 @@ class Reloader:
             self._tasks.clear()
 
     def _on_sighup(self) -> None:
-        task = asyncio.get_running_loop().create_task(self.reload("SIGHUP"))
+        task = asyncio.get_running_loop().create_task(self._reload_logged("SIGHUP"))
         self._tasks.append(task)
         task.add_done_callback(self._forget)
+
+    async def _reload_logged(self, trigger: str) -> None:
+        try:
+            await self.reload(trigger)
+        except Exception:
+            logger.exception("configuration reload (%s) failed", trigger)
 
     def _forget(self, task: asyncio.Task[Any]) -> None:
         if task in self._tasks:
@@ -243,7 +249,10 @@ class Reloader:
                 pending = now  # changed: read it once it held still for a poll
             else:
                 pending = None
-                await self.reload("watch")
+                try:
+                    await self.reload("watch")
+                except Exception:  # the watch must go on after any one failure
+                    logger.exception("configuration reload (watch) failed")
 
     # -- one reload -------------------------------------------------------------------
 
@@ -336,7 +345,11 @@ class Reloader:
             if len(self._modules) > 2:
                 # The catalog before the previous one: no request can still be using it.
                 _forget_modules(self._modules.pop(0))
-        told = await self.serving.handlers.events.config_reloaded(registry, changed)
+        try:
+            told = await self.serving.handlers.events.config_reloaded(registry, changed)
+        except Exception:  # applied all the same; subscribers re-list when they reconnect
+            logger.exception("telling subscribers about the reload failed")
+            told = []
         after = {t.id for t in registry.tenants}
         outcome = ReloadOutcome(
             "applied",

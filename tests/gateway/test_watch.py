@@ -156,9 +156,9 @@ def start(tmp_path: Path, upstreams: Upstreams) -> Iterator[Any]:
 
 
 @asynccontextmanager
-async def connect(url: str, key: str) -> AsyncIterator[Client]:
+async def connect(url: str, key: str, mode: str = MODERN) -> AsyncIterator[Client]:
     async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {key}"}, timeout=30) as http:
-        async with Client(streamable_http_client(url, http_client=http), mode=MODERN) as client:
+        async with Client(streamable_http_client(url, http_client=http), mode=mode) as client:
             yield client
 
 
@@ -194,8 +194,8 @@ async def until_heard(heard: list[object]) -> None:
         await asyncio.sleep(0.05)
 
 
-async def tool_names(url: str, key: str) -> list[str]:
-    async with connect(url, key) as client:
+async def tool_names(url: str, key: str, mode: str = MODERN) -> list[str]:
+    async with connect(url, key, mode) as client:
         return [tool.name for tool in (await client.list_tools()).tools]
 
 
@@ -235,6 +235,10 @@ async def test_an_added_connection_is_announced_to_its_tenant_only(start: Any) -
     assert globex == [ToolsListChanged()]
     assert acme == []
     assert await tool_names(url, GLOBEX_KEY) == [*NATIVE, "shopify_list_orders", *SLACK_TOOLS]
+    # A 2025-11-25 client is served statelessly, without a stream to be told on; its
+    # next list has the change.
+    listed = await tool_names(url, GLOBEX_KEY, mode="legacy")
+    assert listed == [*NATIVE, "shopify_list_orders", *SLACK_TOOLS]
     # The new connection calls the upstream with globex's own credentials and shop.
     result = await call(url, GLOBEX_KEY, "shopify_list_orders", {"status": "any"})
     assert not result.is_error, result
@@ -245,6 +249,19 @@ async def test_an_added_connection_is_announced_to_its_tenant_only(start: Any) -
     health = served.health()
     assert health["config"]["generation"] == 1
     assert health["config"]["last_reload"]["outcome"] == "applied"
+    # The reload recorded the new connection as a connection_change of globex.
+    deadline = time.monotonic() + RELOAD_BOUND_S
+    while True:
+        history = await call(
+            url, GLOBEX_KEY, "fastn_get_event_history", {"type": "connection_change"}
+        )
+        events = (history.structured_content or {}).get("events", [])
+        added = [e["connector"] for e in events if e["detail"].get("change") == "added"]
+        if "shopify" in added or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.1)
+    # Newest first: Shopify by the reload, Slack by the first start.
+    assert added == ["shopify", "slack"], events
     log = served.gateway.log()
     assert re.search(r"reload \(watch\) applied as generation 1: 2 tenants \(\+0 -0\)", log)
     assert_no_credentials(served)
