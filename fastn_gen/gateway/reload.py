@@ -101,6 +101,13 @@ def changed_connectors(old: Catalog, new: Catalog) -> set[str]:
     return {name for name in names if tools(old, name) != tools(new, name)}
 
 
+Signatures = tuple[Signature, Signature]  # the tenants file's, generated/'s
+
+
+def watched_signatures(config_path: Path, generated_dir: Path) -> Signatures:
+    return signature([config_path]), signature(generated_files(generated_dir))
+
+
 @dataclass(frozen=True, slots=True)
 class ReloadOptions:
     config_path: Path
@@ -109,6 +116,9 @@ class ReloadOptions:
     watch_interval: float | None = None
     tenants_from: str | None = None
     sighup: bool = True
+    # The files' signatures taken before the served configuration was loaded, so a
+    # change made while it loaded is still seen (None: taken when the reloader starts).
+    baseline: Signatures | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +188,9 @@ class Reloader:
         self.last: ReloadOutcome | None = None
         self.counts: Counter[str] = Counter()
         self._lock = asyncio.Lock()
-        tenants, generated = self._signatures()
+        tenants, generated = options.baseline or self._signatures()
+        if not self.file_tenants:
+            tenants = ()
         self._applied_generated = generated
         self._seen = (tenants, generated)
         # The module names of the catalog served and of the one before it.
@@ -186,9 +198,11 @@ class Reloader:
         self._loads = 0
         self._tasks: list[asyncio.Task[Any]] = []
 
-    def _signatures(self) -> tuple[Signature, Signature]:
-        tenants = signature([self.options.config_path]) if self.file_tenants else ()
-        return tenants, signature(generated_files(self.options.generated_dir))
+    def _signatures(self) -> Signatures:
+        tenants, generated = watched_signatures(
+            self.options.config_path, self.options.generated_dir
+        )
+        return (tenants if self.file_tenants else ()), generated
 
     # -- running ----------------------------------------------------------------------
 
@@ -235,7 +249,7 @@ class Reloader:
             self._tasks.remove(task)
 
     async def watch(self, interval: float) -> None:
-        pending: tuple[Signature, Signature] | None = None
+        pending: Signatures | None = None
         while True:
             await asyncio.sleep(interval)
             try:

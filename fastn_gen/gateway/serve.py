@@ -24,7 +24,7 @@ from fastn_gen.gateway.catalog import Catalog, CatalogError
 from fastn_gen.gateway.digest import DigestKeyError
 from fastn_gen.gateway.executor import Executor
 from fastn_gen.gateway.origin import LOOPBACK_HOSTS, authority
-from fastn_gen.gateway.reload import ReloadOptions, watch_interval
+from fastn_gen.gateway.reload import ReloadOptions, watch_interval, watched_signatures
 from fastn_gen.gateway.serve_options import Reliability, oauth_config
 from fastn_gen.gateway.serve_options import add_arguments as add_reliability_arguments
 from fastn_gen.gateway.services import Services, StoreConfigError
@@ -105,6 +105,7 @@ def run_http(
     SIGHUP reloads the tenants file and ``generated/``; ``watch`` also reloads them
     when they change (see reload.py).
     """
+    baseline = watched_signatures(config_path, generated_dir)
     catalog, registry = _load(config_path, generated_dir, tenants_from, store_url)
     executor = _executor(upstream_timeout, reliability)
     services = Services.create(catalog, registry, executor, store_url=store_url)
@@ -124,6 +125,7 @@ def run_http(
             generated_dir,
             watch_interval=watch_interval() if watch else None,
             tenants_from=tenants_from,
+            baseline=baseline,
         ),
     )
     try:
