@@ -30,9 +30,10 @@ from fastn_gen.gateway.oauth_config import OAuthResourceModel
 from fastn_gen.gateway.oauth_resource import metadata_routes
 from fastn_gen.gateway.oauth_shared import share_between_replicas
 from fastn_gen.gateway.origin import LOOPBACK_HOSTS, HostOriginGuard, HostPolicy
-from fastn_gen.gateway.reload import Reloader, ReloadOptions, Serving
+from fastn_gen.gateway.reload import Reloader, ReloadOptions
 from fastn_gen.gateway.scopes import ResourceServer, ScopeGuard
 from fastn_gen.gateway.services import Services
+from fastn_gen.gateway.serving import Serving
 from fastn_gen.gateway.tenancy import Tenant, TenantRegistry
 from fastn_gen.gateway.tool_changes import connect_registry
 from fastn_gen.observability.operator import operator_routes, with_request_ids

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
 import sys
 import time
@@ -36,11 +35,10 @@ import anyio.to_thread
 from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from fastn_gen.gateway.auth import TenantAuth
 from fastn_gen.gateway.catalog import MODULE_PREFIX, Catalog, CatalogError
 from fastn_gen.gateway.connection_changes import record_connection_changes
-from fastn_gen.gateway.handlers import GatewayHandlers
-from fastn_gen.gateway.services import Services
+from fastn_gen.gateway.file_watch import Signatures, watched_signatures
+from fastn_gen.gateway.serving import Serving
 from fastn_gen.gateway.store_registry import StoreTenantRegistry
 from fastn_gen.gateway.tenancy import TenantConfigError, TenantRegistry
 from fastn_gen.gateway.tenant_source import chosen_source
@@ -48,44 +46,9 @@ from fastn_gen.native.registry import NATIVE_NAMES
 
 logger = logging.getLogger(__name__)
 
-# Seconds between polls of --watch (tests shorten it).
-WATCH_INTERVAL_ENV = "FASTN_WATCH_INTERVAL"
-DEFAULT_WATCH_INTERVAL_S = 1.0
-
-# (path, mtime_ns, size, inode) per watched file; -1s for a missing one.
-Signature = tuple[tuple[str, int, int, int], ...]
-
 
 class ReloadRefused(Exception):
     """A change that cannot be applied while the gateway runs."""
-
-
-def watch_interval(environ: dict[str, str] | None = None) -> float:
-    env = os.environ if environ is None else environ
-    text = env.get(WATCH_INTERVAL_ENV)
-    try:
-        value = float(text) if text else DEFAULT_WATCH_INTERVAL_S
-    except ValueError:
-        value = DEFAULT_WATCH_INTERVAL_S
-    return value if 0 < value <= 3600 else DEFAULT_WATCH_INTERVAL_S
-
-
-def signature(paths: Iterable[Path]) -> Signature:
-    found = []
-    for path in paths:
-        try:
-            st = path.stat()
-        except OSError:
-            found.append((str(path), -1, -1, -1))
-            continue
-        found.append((str(path), st.st_mtime_ns, st.st_size, st.st_ino))
-    return tuple(found)
-
-
-def generated_files(generated_dir: Path) -> list[Path]:
-    """The manifest and every module of ``generated_dir`` (what a build rewrites)."""
-    modules = [p for p in generated_dir.rglob("*.py") if "__pycache__" not in p.parts]
-    return [generated_dir / "manifest.json", *sorted(modules)]
 
 
 def changed_connectors(old: Catalog, new: Catalog) -> set[str]:
@@ -99,13 +62,6 @@ def changed_connectors(old: Catalog, new: Catalog) -> set[str]:
 
     names = old.connectors.keys() | new.connectors.keys()
     return {name for name in names if tools(old, name) != tools(new, name)}
-
-
-Signatures = tuple[Signature, Signature]  # the tenants file's, generated/'s
-
-
-def watched_signatures(config_path: Path, generated_dir: Path) -> Signatures:
-    return signature([config_path]), signature(generated_files(generated_dir))
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,41 +95,6 @@ class ReloadOutcome:
             "trigger": self.trigger,
             "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.at)),
         }
-
-
-@dataclass
-class Serving:
-    """The catalog and tenants being served, and every part that holds them.
-
-    The native tools, flows, admin console and metrics read both through
-    ``services``; the handlers hold the catalog and their cached lists, the auth
-    middleware the tenants (and the anonymous tenant), the OAuth scope check the
-    kinds of the tools.
-    """
-
-    catalog: Catalog
-    registry: TenantRegistry
-    handlers: GatewayHandlers
-    services: Services | None = None
-    auth: TenantAuth | None = None
-    anonymous_tenant: str | None = None
-
-    def swap(self, catalog: Catalog, registry: TenantRegistry) -> None:
-        """Serve ``catalog`` and ``registry`` from now on. Synchronous on purpose."""
-        if catalog is not self.catalog:
-            self.handlers.use_catalog(catalog)
-            resource = self.auth.resource if self.auth is not None else None
-            if resource is not None:
-                native = self.handlers.native.tools if self.handlers.native is not None else ()
-                resource.use_tools([*native, *(entry.tool for entry in catalog.tools.values())])
-        if self.services is not None:
-            self.services.catalog = catalog
-            self.services.registry = registry
-        if self.auth is not None and registry is not self.registry:
-            self.auth.registry = registry
-            if self.anonymous_tenant is not None:
-                self.auth.anonymous = registry.get(self.anonymous_tenant)
-        self.catalog, self.registry = catalog, registry
 
 
 class Reloader:

@@ -23,8 +23,9 @@ from fastn_gen.gateway.app import GatewayConfigError, HttpOptions, create_app
 from fastn_gen.gateway.catalog import Catalog, CatalogError
 from fastn_gen.gateway.digest import DigestKeyError
 from fastn_gen.gateway.executor import Executor
+from fastn_gen.gateway.file_watch import watch_interval, watched_signatures
 from fastn_gen.gateway.origin import LOOPBACK_HOSTS, authority
-from fastn_gen.gateway.reload import ReloadOptions, watch_interval, watched_signatures
+from fastn_gen.gateway.reload import ReloadOptions
 from fastn_gen.gateway.serve_options import Reliability, oauth_config
 from fastn_gen.gateway.serve_options import add_arguments as add_reliability_arguments
 from fastn_gen.gateway.services import Services, StoreConfigError

@@ -17,7 +17,8 @@ from fastn_gen.gateway.auth import TenantAuth
 from fastn_gen.gateway.catalog import MODULE_PREFIX, Catalog
 from fastn_gen.gateway.executor import Executor
 from fastn_gen.gateway.handlers import GatewayHandlers
-from fastn_gen.gateway.reload import Reloader, ReloadOptions, Serving
+from fastn_gen.gateway.reload import Reloader, ReloadOptions
+from fastn_gen.gateway.serving import Serving
 from fastn_gen.gateway.tenancy import TenantRegistry
 from tests.gateway.fixtures.gateway_process import generated_dir
 from tests.gateway.fixtures.tenants_setup import write_tenants
