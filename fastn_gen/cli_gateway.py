@@ -67,6 +67,12 @@ _CONFIG_OPTION = click.option(
 )
 @click.option("--access-log", is_flag=True, help="Log every HTTP request.")
 @click.option(
+    "--watch",
+    is_flag=True,
+    help="Reload the tenants file and the generated directory when they change, without "
+    "a restart (SIGHUP reloads them in any case).",
+)
+@click.option(
     "--store",
     "store_url",
     default=None,
@@ -105,6 +111,7 @@ def serve(
     allowed_hosts: tuple[str, ...],
     allowed_origins: tuple[str, ...],
     access_log: bool,
+    watch: bool,
     store_url: str | None,
     tenants_from: str | None,
     upstream_timeout: float | None,
@@ -118,6 +125,11 @@ def serve(
         raise click.UsageError("--stdio needs --tenant ID")
     if tenant_id and not stdio:
         raise click.UsageError("--tenant applies to --stdio; HTTP clients authenticate by API key")
+    if watch and stdio:
+        raise click.UsageError(
+            "--watch applies to HTTP serving; a stdio server reads its "
+            "configuration when its client starts it"
+        )
     argv = [
         "stdio" if stdio else "http",
         "--config",
@@ -145,6 +157,8 @@ def serve(
             argv += ["--anonymous-tenant", anonymous_tenant]
         if access_log:
             argv.append("--access-log")
+        if watch:
+            argv.append("--watch")
     sys.exit(gateway_serve.main(argv))
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass
 
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
@@ -30,8 +30,10 @@ from fastn_gen.gateway.oauth_config import OAuthResourceModel
 from fastn_gen.gateway.oauth_resource import metadata_routes
 from fastn_gen.gateway.oauth_shared import share_between_replicas
 from fastn_gen.gateway.origin import LOOPBACK_HOSTS, HostOriginGuard, HostPolicy
+from fastn_gen.gateway.reload import Reloader, ReloadOptions
 from fastn_gen.gateway.scopes import ResourceServer, ScopeGuard
 from fastn_gen.gateway.services import Services
+from fastn_gen.gateway.serving import Serving
 from fastn_gen.gateway.tenancy import Tenant, TenantRegistry
 from fastn_gen.gateway.tool_changes import connect_registry
 from fastn_gen.observability.operator import operator_routes, with_request_ids
@@ -63,6 +65,8 @@ class HttpOptions:
     oauth: OAuthResourceModel | None = None
     # Logs, /metrics and the /admin console (fastn_gen.observability, fastn_gen.admin).
     operator: OperatorOptions = OperatorOptions()
+    # Live reload of the tenants file and generated/ (SIGHUP, --watch); None: off.
+    reload: ReloadOptions | None = None
 
 
 def anonymous_tenant(registry: TenantRegistry, options: HttpOptions) -> Tenant | None:
@@ -120,26 +124,28 @@ def create_app(
         tools = [*native, *(entry.tool for entry in catalog.tools.values())]
         resource = ResourceServer.create(options.oauth, tools)
         inner = ScopeGuard(inner, resource)
-    mcp_app = HostOriginGuard(
-        TenantAuth(
-            RequestGuard(inner, options.limits),
-            registry,
-            anonymous,
-            on_refused=services.recorder.auth_failure if services is not None else None,
-            resource=resource,
-        ),
-        policy,
+    auth = TenantAuth(
+        RequestGuard(inner, options.limits),
+        registry,
+        anonymous,
+        on_refused=services.recorder.auth_failure if services is not None else None,
+        resource=resource,
     )
+    mcp_app = HostOriginGuard(auth, policy)
+    # What a reload swaps; /healthz reads the configuration being served from it.
+    serving = Serving(catalog, registry, handlers, services, auth, options.anonymous_tenant)
+    reloader = Reloader(serving, options.reload) if options.reload is not None else None
 
     async def healthz(request: Request) -> JSONResponse:
-        return JSONResponse(
-            {
-                "status": "ok",
-                "tools": catalog.tool_count,
-                "connectors": len(catalog.connectors),
-                "tenants": len(registry),
-            }
-        )
+        body: dict[str, object] = {
+            "status": "ok",
+            "tools": serving.catalog.tool_count,
+            "connectors": len(serving.catalog.connectors),
+            "tenants": len(serving.registry),
+        }
+        if reloader is not None:
+            body["config"] = reloader.health()
+        return JSONResponse(body)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -148,8 +154,12 @@ def create_app(
             if services is not None:
                 await services.open()
                 share_between_replicas(executor.oauth, services.store)
-            async with manager.run():
-                yield
+            reloading: AbstractContextManager[None] = (
+                reloader.running() if reloader is not None else nullcontext()
+            )
+            with reloading:
+                async with manager.run():
+                    yield
         finally:
             try:
                 # After the MCP manager stopped: no call can record anything any more.
@@ -159,9 +169,9 @@ def create_app(
                 try:
                     await executor.aclose()
                 finally:
-                    await registry.aclose()
+                    await serving.registry.aclose()
 
-    return Starlette(
+    app = Starlette(
         routes=[
             # POST only (405 otherwise, as the SDK answers 2026-07-28 clients): stateless,
             # the gateway has no server-to-client stream, and the SDK would hold every
@@ -169,7 +179,14 @@ def create_app(
             Route(MCP_PATH, endpoint=with_request_ids(mcp_app), methods=["POST"]),
             Route(HEALTH_PATH, endpoint=healthz),
             *(metadata_routes(options.oauth) if options.oauth is not None else []),
-            *operator_routes(options.operator, services, policy),
+            *operator_routes(
+                options.operator,
+                services,
+                policy,
+                [reloader.metrics()] if reloader is not None else [],
+            ),
         ],
         lifespan=lifespan,
     )
+    app.state.reloader = reloader
+    return app

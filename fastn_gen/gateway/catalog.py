@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import importlib.machinery
 import importlib.util
 import json
 import sys
@@ -77,27 +78,29 @@ class Catalog:
         self._lists: dict[frozenset[str], tuple[types.Tool, ...]] = {}
 
     @classmethod
-    def load(cls, generated_dir: Path) -> Catalog:
+    def load(cls, generated_dir: Path, *, module_suffix: str = "") -> Catalog:
+        """``module_suffix`` (a live reload) imports the modules under names of their own
+        and from source, so the catalog still serving keeps its modules."""
         # Loading allocates millions of long-lived objects (the manifest's schemas) and
         # no reference cycles; the cyclic collector would rescan them again and again.
         # Paused meanwhile, the load takes about a third less time.
         was_enabled = gc.isenabled()
         gc.disable()
         try:
-            return cls._load(Path(generated_dir))
+            return cls._load(Path(generated_dir), module_suffix)
         finally:
             if was_enabled:
                 gc.enable()
 
     @classmethod
-    def _load(cls, generated_dir: Path) -> Catalog:
+    def _load(cls, generated_dir: Path, module_suffix: str = "") -> Catalog:
         manifest = _read_manifest(generated_dir)
         connectors: dict[str, ConnectorEntry] = {}
         operations: dict[str, tuple[dict[str, Operation], LazyModels]] = {}
         names_by_connector: dict[str, list[str]] = {}
         for raw in manifest.get("connectors", []):
             name = str(raw["name"])
-            module = _import_connector(generated_dir, name, str(raw["module"]))
+            module = _import_connector(generated_dir, name, str(raw["module"]), module_suffix)
             spec, ops, models = _connector_parts(module, name)
             connectors[name] = ConnectorEntry(spec=spec, tool_names=(), module=module)
             operations[name] = (ops, models)
@@ -175,16 +178,31 @@ def _read_manifest(generated_dir: Path) -> dict[str, Any]:
     return manifest
 
 
-def _import_connector(generated_dir: Path, name: str, rel: str) -> ModuleType:
+class _SourceOnlyLoader(importlib.machinery.SourceFileLoader):
+    """Compiles from source, ignoring cached bytecode.
+
+    Bytecode is checked against the source's size and mtime in whole seconds, so a
+    module rebuilt within the second its bytecode was written, at the same size,
+    would load stale. Without stats the loader neither reads nor writes the cache.
+    """
+
+    def path_stats(self, path: str) -> Mapping[str, Any]:
+        raise OSError("bytecode cache bypassed")
+
+
+def _import_connector(
+    generated_dir: Path, name: str, rel: str, module_suffix: str = ""
+) -> ModuleType:
     path = (generated_dir / rel).resolve()
     if not path.is_file():
         raise CatalogError(f"connector {name}: module {path} not found")
-    module_name = MODULE_PREFIX + name
+    module_name = MODULE_PREFIX + name + module_suffix
     existing = sys.modules.get(module_name)
     if existing is not None and getattr(existing, "__file__", None) != str(path):
         # Another generated directory already uses the name in this process.
         module_name += "_" + hashlib.sha256(str(path).encode()).hexdigest()[:12]
-    spec = importlib.util.spec_from_file_location(module_name, path)
+    loader = _SourceOnlyLoader(module_name, str(path)) if module_suffix else None
+    spec = importlib.util.spec_from_file_location(module_name, path, loader=loader)
     if spec is None or spec.loader is None:
         raise CatalogError(f"connector {name}: cannot import {path}")
     module = importlib.util.module_from_spec(spec)

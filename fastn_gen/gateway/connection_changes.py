@@ -1,12 +1,13 @@
-"""``connection_change`` events: what changed in a tenant's connections between starts.
+"""``connection_change`` events: what changed in a tenant's connections between loads.
 
 Connections live in the tenants file, so they change when the file is edited and the
-gateway restarted. At start-up each tenant's connections are compared with the
-snapshot the previous run left in the store; every connection added or removed, and
-every one whose connector, credential references or variables changed, is recorded as
-an event, then the snapshot is replaced. The snapshot holds references
-(``${ACME_SLACK_TOKEN}``, ``secret:api_key``), never credential values; a plaintext
-credential is described as such and its value is not kept.
+gateway restarted or reloaded (reload.py). At start-up and after each reload, each
+tenant's connections are compared with the snapshot left in the store; every
+connection added or removed, and every one whose connector, credential references or
+variables changed, is recorded as an event, then the snapshot is replaced. The
+snapshot holds references (``${ACME_SLACK_TOKEN}``, ``secret:api_key``), never
+credential values; a plaintext credential is described as such and its value is not
+kept.
 """
 
 from __future__ import annotations

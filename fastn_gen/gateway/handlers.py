@@ -77,6 +77,11 @@ class GatewayHandlers:
         # subscriptions/listen streams, each scoped to its tenant (tool_changes).
         self.events = TenantEventBus()
 
+    def use_catalog(self, catalog: Catalog) -> None:
+        """Serve ``catalog`` from now on (a live reload); every cached list is dropped."""
+        self.catalog = catalog
+        self._lists = {}
+
     def _tenant(self) -> Tenant:
         tenant = current_tenant()
         if tenant is None:

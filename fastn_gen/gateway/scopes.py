@@ -17,7 +17,7 @@ without annotations counts as destructive, as the MCP defaults say.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,12 +58,22 @@ class ResourceServer:
 
     config: OAuthResourceModel
     verifier: JwtVerifier
-    tool_kinds: Mapping[str, str]
+    tool_kinds: dict[str, str]
 
     @classmethod
     def create(cls, config: OAuthResourceModel, tools: Iterable[types.Tool]) -> ResourceServer:
         kinds = {tool.name: tool_kind(tool.annotations) for tool in tools}
         return cls(config, JwtVerifier(config), kinds)
+
+    def use_tools(self, tools: Iterable[types.Tool]) -> None:
+        """Classify ``tools`` from now on (a live reload changed the catalog).
+
+        In place, without an await: every holder sees the new kinds at once, and a new
+        write tool never passes as an unknown (read-only) name.
+        """
+        kinds = {tool.name: tool_kind(tool.annotations) for tool in tools}
+        self.tool_kinds.clear()
+        self.tool_kinds.update(kinds)
 
     def required_scopes(self, message: Any) -> list[str]:
         """Every scope the JSON-RPC message (or batch) needs, in a stable order."""

@@ -23,7 +23,9 @@ from fastn_gen.gateway.app import GatewayConfigError, HttpOptions, create_app
 from fastn_gen.gateway.catalog import Catalog, CatalogError
 from fastn_gen.gateway.digest import DigestKeyError
 from fastn_gen.gateway.executor import Executor
+from fastn_gen.gateway.file_watch import watch_interval, watched_signatures
 from fastn_gen.gateway.origin import LOOPBACK_HOSTS, authority
+from fastn_gen.gateway.reload import ReloadOptions
 from fastn_gen.gateway.serve_options import Reliability, oauth_config
 from fastn_gen.gateway.serve_options import add_arguments as add_reliability_arguments
 from fastn_gen.gateway.services import Services, StoreConfigError
@@ -97,8 +99,14 @@ def run_http(
     upstream_timeout: float | None = None,
     reliability: Reliability | None = None,
     operator: operator_options.OperatorOptions | None = None,
+    watch: bool = False,
 ) -> None:
-    """Serve ``/mcp`` and ``/healthz`` (and ``/metrics``, ``/admin``) until interrupted."""
+    """Serve ``/mcp`` and ``/healthz`` (and ``/metrics``, ``/admin``) until interrupted.
+
+    SIGHUP reloads the tenants file and ``generated/``; ``watch`` also reloads them
+    when they change (see reload.py).
+    """
+    baseline = watched_signatures(config_path, generated_dir)
     catalog, registry = _load(config_path, generated_dir, tenants_from, store_url)
     executor = _executor(upstream_timeout, reliability)
     services = Services.create(catalog, registry, executor, store_url=store_url)
@@ -113,6 +121,13 @@ def run_http(
         limits=(reliability or Reliability()).limits,
         oauth=oauth_config(config_path),
         operator=(operator or operator_options.OperatorOptions()).with_tenants_file(config_path),
+        reload=ReloadOptions(
+            config_path,
+            generated_dir,
+            watch_interval=watch_interval() if watch else None,
+            tenants_from=tenants_from,
+            baseline=baseline,
+        ),
     )
     try:
         app = create_app(catalog, registry, executor, options, services)
@@ -220,6 +235,12 @@ def _parser(generated_default: Path) -> argparse.ArgumentParser:
         help="serve requests without an API key as this tenant (loopback only)",
     )
     http.add_argument("--access-log", action="store_true")
+    http.add_argument(
+        "--watch",
+        action="store_true",
+        help="reload the tenants file and the generated directory when they change "
+        "(SIGHUP reloads them in any case)",
+    )
     sub.choices["stdio"].add_argument("--tenant", required=True, help="the tenant to serve")
     return parser
 
@@ -252,6 +273,7 @@ def main(argv: Sequence[str] | None = None, *, generated_dir: Path = DEFAULT_GEN
                 upstream_timeout=args.upstream_timeout,
                 reliability=Reliability.from_args(args),
                 operator=operator_options.OperatorOptions.from_args(args),
+                watch=args.watch,
             )
         else:
             run_stdio(

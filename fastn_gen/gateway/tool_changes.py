@@ -12,7 +12,7 @@ whose stream dropped re-listens and lists again.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 import anyio.lowlevel
 from mcp.server.subscriptions import ListenHandler, ServerEvent, ToolsListChanged
@@ -89,6 +89,31 @@ class TenantEventBus:
             self._announced[tid] = now
             await self.publish_to(tid, ToolsListChanged())
 
+    async def config_reloaded(
+        self, registry: TenantRegistry, changed_connectors: Collection[str]
+    ) -> list[str]:
+        """After a live reload: tell the subscribed tenants whose tool list changed.
+
+        A tenant's list changed when its set of connectors did, when one of its
+        connectors' tools changed in a rebuild, or when the tenant was removed; a removed
+        tenant's streams are told once and then dropped. Returns the tenants told.
+        """
+        changed = frozenset(changed_connectors)
+        told: list[str] = []
+        for tid in self.subscribed():
+            tenant = await registry.find(tid)
+            now = _connectors(tenant) if tenant is not None else frozenset()
+            if tenant is not None and self._announced.get(tid) == now and not now & changed:
+                continue
+            self._announced[tid] = now
+            await self.publish_to(tid, ToolsListChanged())
+            told.append(tid)
+            if tenant is None:
+                # Its key is gone: nothing more is sent to streams opened with it.
+                self._listeners.pop(tid, None)
+                self._announced.pop(tid, None)
+        return told
+
 
 def _connectors(tenant: Tenant) -> frozenset[str]:
     return frozenset(tenant.connected_connectors())
@@ -98,7 +123,7 @@ def connect_registry(bus: TenantEventBus, registry: TenantRegistry) -> None:
     """Announce connection changes of a store-backed registry on ``bus``."""
     on_change = getattr(registry, "on_change", None)
     if on_change is None:
-        return  # a file's tenants change only with a restart
+        return  # a file's tenants change with a reload (reload.py)
 
     async def changed(kind: str, tenant_id: str) -> None:
         if kind in ("connections", "tenant"):

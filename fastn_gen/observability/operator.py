@@ -7,6 +7,9 @@ routes of :func:`operator_routes`; both are behind the same Host/Origin check as
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from prometheus_client.registry import Collector
 from starlette.routing import BaseRoute, Mount, Route, request_response
 from starlette.types import ASGIApp
 
@@ -27,9 +30,14 @@ def with_request_ids(app: ASGIApp) -> ASGIApp:
 
 
 def operator_routes(
-    options: OperatorOptions, services: Services | None, policy: HostPolicy
+    options: OperatorOptions,
+    services: Services | None,
+    policy: HostPolicy,
+    collectors: Sequence[Collector] = (),
 ) -> list[BaseRoute]:
-    """``/metrics`` and ``/admin``, when the gateway has its services (the store)."""
+    """``/metrics`` and ``/admin``, when the gateway has its services (the store).
+
+    ``collectors`` add metrics of their own (the live reload's counter)."""
     if services is None:
         return []
     keys = AdminKeys.from_hashes(options.admin_keys)
@@ -37,6 +45,8 @@ def operator_routes(
     if options.metrics_access != "off":
         metrics = GatewayMetrics(lambda: len(services.registry))
         services.recorder.observers.append(metrics.observe)
+        for collector in collectors:
+            metrics.registry.register(collector)
         endpoint = MetricsEndpoint(metrics, options.metrics_access, keys)
         guarded_metrics = HostOriginGuard(request_response(endpoint.__call__), policy)
         routes.append(Route(METRICS_PATH, endpoint=guarded_metrics, methods=["GET"]))

@@ -424,7 +424,14 @@ async def test_healthz_needs_no_credentials(dep: Deployment) -> None:
     async with httpx2.AsyncClient(timeout=30) as http:
         response = await http.get(f"{dep.gateway.base}/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "tools": 3, "connectors": 2, "tenants": 3}
+    assert response.json() == {
+        "status": "ok",
+        "tools": 3,
+        "connectors": 2,
+        "tenants": 3,
+        # No reload yet (reload.py).
+        "config": {"generation": 0, "reloads": {}, "last_reload": None},
+    }
 
 
 @pytest.mark.parametrize("era", ERAS)
