@@ -690,6 +690,10 @@ class TenantRegistry:
     def get(self, tenant_id: str) -> Tenant | None:
         return self._tenants.get(tenant_id)
 
+    def as_key(self, key_id: str) -> Tenant | None:
+        """The tenant as served for requests made with the key ``key_id``."""
+        return self._as_key.get(key_id)
+
     def claimed_tenant(self, presented_key: str) -> Tenant | None:
         """The tenant a generated key names by its id, whether or not the key is valid.
 
