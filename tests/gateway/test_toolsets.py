@@ -9,7 +9,6 @@ import pytest
 from fastn_gen.gateway.apikeys import hash_api_key
 from fastn_gen.gateway.catalog import Catalog
 from fastn_gen.gateway.handlers import TOOLS_LIST_CACHE
-from fastn_gen.gateway.tenancy import TenantRegistry
 from fastn_gen.gateway.tool_search import ToolSearchIndex, terms
 from fastn_gen.gateway.tool_views import ToolViews
 from fastn_gen.gateway.toolsets import ToolFacts, tool_filter
