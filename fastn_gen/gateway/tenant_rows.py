@@ -88,6 +88,21 @@ def connection_row(tenant_id: str, model: ConnectionModel) -> ConnectionRow:
     )
 
 
+def toolset_pointers(path: Path) -> list[str]:
+    """Where ``path`` sets toolsets, which the store does not keep (tenants file only)."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    found: list[str] = []
+    for i, raw in enumerate(data.get("tenants") or []):
+        if not isinstance(raw, dict):
+            continue
+        if raw.get("toolset") is not None:
+            found.append(f"/tenants/{i}/toolset")
+        for j, key in enumerate(raw.get("api_keys") or []):
+            if isinstance(key, dict) and key.get("toolset") is not None:
+                found.append(f"/tenants/{i}/api_keys/{j}/toolset")
+    return found
+
+
 def imports_from_file(path: Path, registry: TenantRegistry) -> list[TenantImport]:
     """The rows of every tenant of ``path``, which ``registry`` was loaded (and so
     validated) from; the raw document supplies what the registry does not keep."""

@@ -139,3 +139,24 @@ def test_stdio_serves_a_tenant_of_the_store(where: tuple[Path, Path], tmp_path: 
             return [tool.name for tool in (await client.list_tools()).tools]
 
     assert {"slack_list_channels", "slack_send_message"} <= set(asyncio.run(tools()))
+
+
+def test_import_refuses_toolsets_the_store_would_drop(
+    tmp_path: Path, where: tuple[Path, Path]
+) -> None:
+    source = tmp_path / "tenants.yaml"
+    write_tenants(source)
+    text = source.read_text(encoding="utf-8")
+    source.write_text(
+        text.replace("  - id: beta\n", "  - id: beta\n    toolset: {access: read}\n", 1),
+        encoding="utf-8",
+    )
+    assert "toolset: {access: read}" in source.read_text(encoding="utf-8")
+    code, out = run(
+        "import", str(source), "--store", str(where[1]), "--generated", str(GENERATED_MIN)
+    )
+    assert code == 1
+    assert "toolsets are served from a tenants file only" in out
+    assert "/tenants/1/toolset" in out
+    code, listed = run("list", "--json", *common(where))
+    assert json.loads(listed)["total"] == 0  # nothing was imported
