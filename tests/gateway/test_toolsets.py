@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from fastn_gen.cdm.search import mapped_sources
 from fastn_gen.gateway.apikeys import hash_api_key
 from fastn_gen.gateway.catalog import Catalog
 from fastn_gen.gateway.handlers import TOOLS_LIST_CACHE
@@ -132,3 +133,16 @@ def test_search_ranks_the_real_catalog(catalog: Catalog) -> None:
     assert "slack_send_message" not in best("post a message to a channel", hidden)
     assert best("zzzz unknown words") == []
     assert terms("Posting Messages to conversations") == ["send", "message", "channel"]
+
+
+def test_entity_search_uses_only_sources_the_toolset_admits(
+    tmp_path: Path, catalog: Catalog
+) -> None:
+    text = _tenants("{}", "{connectors: [shopify]}")
+    registry = load(text, tmp_path, catalog=CATALOG)
+    plain = registry.authenticate(KEYS["plain"])
+    narrow = registry.authenticate(KEYS["narrow"])
+    assert plain is not None and narrow is not None
+    assert [s.connector for s in mapped_sources(catalog, plain, "Contact")] == ["shopify", "slack"]
+    assert [s.connector for s in mapped_sources(catalog, narrow, "Contact")] == ["shopify"]
+    assert mapped_sources(catalog, narrow, "Channel") == []

@@ -233,3 +233,20 @@ async def test_tools_list_follows_tags_connectors_access_and_key_narrowing(
     assert "fastn_get_event_history" in read_only
     assert not any("flow" in name for name in read_only)
     assert refused.message == "Unknown tool: fastn_create_flow"
+
+
+async def test_flow_steps_respect_the_toolset(gateway: Gateway) -> None:
+    flow = {
+        "name": "digest",
+        "trigger": {"type": "manual"},
+        "steps": [
+            {"id": "channels", "tool": "slack_list_channels", "arguments": {"limit": 5}},
+            {"id": "orders", "tool": "shopify_list_orders", "arguments": {"status": "open"}},
+        ],
+    }
+    async with connect(gateway.process.url, gateway.keys["globex"]) as globex:
+        refused = await globex.call_tool("fastn_create_flow", flow)
+        created = await call_ok(globex, "fastn_create_flow", flow | {"steps": flow["steps"][1:]})
+    assert refused.is_error
+    assert "steps[0] (channels).tool: unknown tool 'slack_list_channels'" in text_of(refused)
+    assert created["tools"] == ["shopify_list_orders"]
