@@ -129,6 +129,8 @@ def test_search_ranks_the_real_catalog(catalog: Catalog) -> None:
     assert best("list open pull requests")[0] == "github_pulls_list"
     assert best("find contacts by email")[0] == "hubspot_search_contacts"
     assert best("react with an emoji")[0] == "slack_add_reaction"
+    assert best("create an issue")[0] == "github_issues_create"  # the name covers the query
+    assert best("send a slack message")[0] == "slack_send_message"
     hidden = every - {"slack_send_message"}
     assert "slack_send_message" not in best("post a message to a channel", hidden)
     assert best("zzzz unknown words") == []
