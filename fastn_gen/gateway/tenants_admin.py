@@ -17,7 +17,7 @@ from typing import Any
 
 from fastn_gen.gateway.apikeys import generate_api_key, hash_api_key, key_id
 from fastn_gen.gateway.tenancy import ConnectorCatalog, TenantRegistry, validate_tenants
-from fastn_gen.gateway.tenant_rows import imports_from_file, toolset_pointers
+from fastn_gen.gateway.tenant_rows import imports_from_file
 from fastn_gen.gateway.tenants_model import PlanModel
 from fastn_gen.store.base import Store
 from fastn_gen.store.ids import new_event_id
@@ -44,13 +44,6 @@ def now() -> datetime:
 
 async def import_file(store: Store, path: Path, registry: TenantRegistry) -> ImportResult:
     """Import every tenant of a tenants file (already validated into ``registry``)."""
-    toolsets = toolset_pointers(path)
-    if toolsets:
-        # Imported without them, the keys would see more tools than the file allows.
-        raise TenantCommandError(
-            f"{path}: toolsets are served from a tenants file only; the store keeps none. "
-            f"Remove them or serve the file instead: {', '.join(toolsets)}"
-        )
     items = imports_from_file(path, registry)
     totals = [0, 0, 0, 0, 0]
     at = now()
