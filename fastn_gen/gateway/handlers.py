@@ -7,6 +7,11 @@ With :class:`Services` (the store, quotas, recording) the handlers also serve th
 native tools, listed before the tenant's connector tools, and the tenant's resources;
 every tool call is then counted against the tenant's limits and recorded. Without it
 (in-process tests of the tool path alone) only connector tools are served.
+
+Every path to a tool asks the request's view (:mod:`fastn_gen.gateway.tool_views`), so
+a tool outside the tenant's or API key's toolset is unknown everywhere; in search mode
+the view lists ``fastn_search_tools`` and ``fastn_call_tool`` instead of the connector
+tools, and ``fastn_call_tool`` runs through the same ``_call`` as a direct call.
 """
 
 from __future__ import annotations
@@ -81,7 +86,7 @@ class GatewayHandlers:
         self._native_tools: tuple[types.Tool, ...] = self.native.tools if self.native else ()
         # Per (connectors, toolset): the list and the callable names (toolsets).
         self.views = ToolViews(catalog, self._native_tools, META_TOOLS, TOOLS_LIST_CACHE)
-        # fastn_search_tools' index, built once here rather than per request.
+        # Search mode's fastn_search_tools and fastn_call_tool (native/meta_tools).
         self.meta = MetaTools(self._native_tools, catalog, self.views.facts)
         # subscriptions/listen streams, each scoped to its tenant (tool_changes).
         self.events = TenantEventBus()
