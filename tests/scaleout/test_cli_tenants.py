@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from fastn_gen.cli import main
 from fastn_gen.gateway.store_registry import StoreTenantRegistry
 from fastn_gen.gateway.tenancy import TenantRegistry
+from fastn_gen.gateway.tenants_admin import import_file
 from fastn_gen.gateway.toolsets import ToolFacts
 from fastn_gen.store.records import EventQuery
 from fastn_gen.store.sqlite import SQLiteStore
@@ -171,20 +172,39 @@ def test_import_keeps_toolsets_and_the_store_serves_keys_narrowed(
     )
     assert code == 0, out
 
+    now = [0.0]
+
     async def resolve() -> list[Any]:
         base = TenantRegistry.from_text(PLANS.replace("free: {max_connections: 1}", "free: {}"))
-        registry = StoreTenantRegistry(SQLiteStore(where[1]), base)
+        registry = StoreTenantRegistry(SQLiteStore(where[1]), base, clock=lambda: now[0])
         await registry.start()
         try:
-            return [
+            found = [
                 await registry.resolve_key(keys.acme),  # generated: found by id
                 await registry.resolve_key(keys.beta),  # legacy: found by scan
                 await registry.find("acme"),
             ]
+            # Re-imported with another toolset for the same key: seen once the cached
+            # verdict is checked again, without a new hash check.
+            text = source.read_text(encoding="utf-8")
+            source.write_text(text.replace("{access: read}", "{access: write}"), "utf-8")
+            other = SQLiteStore(where[1])
+            await other.open()
+            try:
+                await import_file(other, source, TenantRegistry.load(source))
+            finally:
+                await other.close()
+            checks = registry.verifications
+            now[0] += registry.ttl_s + 1
+            found.append(await registry.resolve_key(keys.acme))
+            found.append(registry.verifications - checks)
+            return found
         finally:
             await registry.aclose()
 
-    acme, beta, acme_tenant = asyncio.run(resolve())
+    acme, beta, acme_tenant, edited, rechecked = asyncio.run(resolve())
+    assert edited is not None and rechecked == 0
+    assert edited.toolset.admits(ToolFacts("slack_send_message", "slack", (), False, False))
     assert acme is not None and beta is not None and acme_tenant is not None
     assert acme.toolset == acme_file.toolset  # the file's and the store's agree
     assert (acme.api_key_id, beta.api_key_id) == (acme_id, "beta-main")
