@@ -9,7 +9,9 @@ import pytest
 from fastn_gen.cdm.search import mapped_sources
 from fastn_gen.gateway.apikeys import hash_api_key
 from fastn_gen.gateway.catalog import Catalog
-from fastn_gen.gateway.handlers import TOOLS_LIST_CACHE
+from fastn_gen.gateway.context import serving_tenant
+from fastn_gen.gateway.executor import Executor
+from fastn_gen.gateway.handlers import TOOLS_LIST_CACHE, GatewayHandlers
 from fastn_gen.gateway.tool_search import ToolSearchIndex, terms
 from fastn_gen.gateway.tool_views import ToolViews
 from fastn_gen.gateway.toolsets import ToolFacts, tool_filter
@@ -148,3 +150,25 @@ def test_entity_search_uses_only_sources_the_toolset_admits(
     assert [s.connector for s in mapped_sources(catalog, plain, "Contact")] == ["shopify", "slack"]
     assert [s.connector for s in mapped_sources(catalog, narrow, "Contact")] == ["shopify"]
     assert mapped_sources(catalog, narrow, "Channel") == []
+
+
+def test_input_schema_hook_answers_only_for_the_requests_tools(
+    tmp_path: Path, catalog: Catalog
+) -> None:
+    registry = load(_tenants("{mode: search}", "{access: read}"), tmp_path, catalog=CATALOG)
+    handlers = GatewayHandlers(catalog, Executor(environ={}))
+    plain = registry.authenticate(KEYS["plain"])
+    narrow = registry.authenticate(KEYS["narrow"])
+    assert plain is not None and narrow is not None
+    with serving_tenant(plain):
+        send = handlers.tool_input_schema("slack_send_message")
+        search = handlers.tool_input_schema("fastn_search_tools")
+        foreign = handlers.tool_input_schema("github_issues_create")
+    with serving_tenant(narrow):
+        hidden = handlers.tool_input_schema("slack_send_message")
+        meta = handlers.tool_input_schema("fastn_call_tool")
+        shown = handlers.tool_input_schema("slack_list_channels")
+    assert send is not None and "channel" in send["properties"]
+    assert search is not None and "query" in search["properties"]
+    assert foreign is None and hidden is None  # exactly like an unknown tool
+    assert meta is not None and shown is not None
