@@ -153,8 +153,45 @@ def validate(connectors_dir: Path, quiet: bool) -> None:
 )
 @click.option("--connector", "connector_name", default=None, help="Only this connector.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def tools(connectors_dir: Path, connector_name: str | None, as_json: bool) -> None:
-    """List the tools the specs produce."""
+@click.option("--tenant", "tenant_id", default=None, help="Show what this tenant sees instead.")
+@click.option("--key", "key_id", default=None, help="With --tenant: as this API key (its id).")
+@click.option(
+    "--config",
+    "config_path",
+    default="tenants.yaml",
+    show_default=True,
+    type=click.Path(path_type=Path),
+    help="With --tenant: the tenants file.",
+)
+@click.option(
+    "--generated",
+    "generated_dir",
+    default="generated",
+    show_default=True,
+    type=click.Path(path_type=Path),
+    help="With --tenant: the output of `fastn-gen build`.",
+)
+def tools(
+    connectors_dir: Path,
+    connector_name: str | None,
+    as_json: bool,
+    tenant_id: str | None,
+    key_id: str | None,
+    config_path: Path,
+    generated_dir: Path,
+) -> None:
+    """List the tools the specs produce, or (--tenant) what a tenant or key sees.
+
+    With --tenant: the tools it may call, the size of its tools/list in bytes and
+    estimated tokens, and a warning above the 40 and 128 tool caps of common clients.
+    """
+    if tenant_id is not None:
+        from fastn_gen.cli_toolsets import print_report, tools_report
+
+        print_report(tools_report(config_path, generated_dir, tenant_id, key_id), as_json)
+        return
+    if key_id is not None:
+        raise click.BadParameter("needs --tenant", param_hint="--key")
     from fastn_gen.codegen.build import validate as run_validate
     from fastn_gen.codegen.emit import manifest_tool
 

@@ -37,6 +37,7 @@ from fastn_gen.gateway.catalog import Catalog, ToolEntry
 from fastn_gen.gateway.outcome import ToolOutcome
 from fastn_gen.gateway.services import Services
 from fastn_gen.gateway.tenancy import Connection, Tenant
+from fastn_gen.gateway.tool_views import entry_facts
 from fastn_gen.runtime.entities import EntityMapping
 
 logger = logging.getLogger(__name__)
@@ -116,12 +117,15 @@ def entity_mappings(catalog: Catalog, connector: str) -> Mapping[str, EntityMapp
 
 
 def mapped_sources(catalog: Catalog, tenant: Tenant, entity_type: str) -> list[Source]:
-    """The tenant's connections whose connector maps ``entity_type``, by connector name."""
+    """The tenant's connections whose connector maps ``entity_type`` to a tool its
+    toolset admits, by connector name."""
     sources = []
     for connector in tenant.connected_connectors():
         mapping = entity_mappings(catalog, connector).get(entity_type)
         entry = catalog.tools.get(mapping.tool) if mapping is not None else None
         connection = tenant.connection_for(connector)
+        if entry is not None and not tenant.toolset.admits(entry_facts(entry)):
+            continue  # the request's toolset hides the tool the mapping calls
         if mapping is not None and entry is not None and connection is not None:
             sources.append(Source(connector, mapping, entry, connection))
     return sources

@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from fastn_gen.gateway.recording import FLOW_RUN
 from fastn_gen.gateway.services import Services
 from fastn_gen.gateway.tenancy import Tenant
+from fastn_gen.gateway.tool_views import entry_facts
 
 if TYPE_CHECKING:
     from fastn_gen.native.registry import NativeTools
@@ -122,7 +123,7 @@ class ToolInvoker:
     ) -> CallOutcome:
         entry = self.services.catalog.visible(tool, tenant.connected_connectors())
         connection = tenant.connection_for(entry.connector.name) if entry is not None else None
-        if entry is None or connection is None:
+        if entry is None or connection is None or not tenant.toolset.admits(entry_facts(entry)):
             # The same answer as for an MCP client: nothing about other tenants' tools.
             return failure(f"Unknown tool: {tool}", "unknown_tool")
         started = time.perf_counter()

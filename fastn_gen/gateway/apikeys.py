@@ -30,6 +30,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
+from fastn_gen.gateway.toolsets import Toolset
+
 KEY_PREFIX = "fgk_"
 KEY_ID_PATTERN = r"[a-f0-9]{12}"
 _GENERATED_KEY = re.compile(rf"^{KEY_PREFIX}({KEY_ID_PATTERN})_([A-Za-z0-9_-]{{20,}})$")
@@ -169,6 +171,8 @@ class KeyEntry:
     tenant_id: str
     key_id: str
     hash: KeyHash
+    # The key's own toolset, already narrowed from its tenant's; None: the tenant's.
+    toolset: Toolset | None = None
 
 
 class ApiKeyIndex:
@@ -182,7 +186,7 @@ class ApiKeyIndex:
                 self._by_id[entry.key_id] = entry
             else:
                 self._scanned.append(entry)
-        self._cache: OrderedDict[bytes, str | None] = OrderedDict()
+        self._cache: OrderedDict[bytes, KeyEntry | None] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
         self._hits = self._misses = self._verifications = 0
@@ -194,6 +198,11 @@ class ApiKeyIndex:
 
     def lookup(self, presented: str) -> str | None:
         """The tenant id ``presented`` belongs to, or None."""
+        entry = self.lookup_entry(presented)
+        return entry.tenant_id if entry is not None else None
+
+    def lookup_entry(self, presented: str) -> KeyEntry | None:
+        """The entry ``presented`` matches (its tenant and key id), or None."""
         if not presented:
             return None
         fingerprint = hashlib.sha256(presented.encode()).digest()
@@ -202,28 +211,28 @@ class ApiKeyIndex:
                 self._hits += 1
                 self._cache.move_to_end(fingerprint)
                 return self._cache[fingerprint]
-        tenant, verified = self._verify(presented)
+        entry, verified = self._verify(presented)
         with self._lock:
             self._misses += 1
             self._verifications += verified
-            self._cache[fingerprint] = tenant
+            self._cache[fingerprint] = entry
             self._cache.move_to_end(fingerprint)
             while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
-        return tenant
+        return entry
 
-    def _verify(self, presented: str) -> tuple[str | None, int]:
-        """(tenant id or None, number of hash comparisons run)."""
+    def _verify(self, presented: str) -> tuple[KeyEntry | None, int]:
+        """(the matching entry or None, number of hash comparisons run)."""
         kid = key_id(presented)
         if kid is not None:
             # A generated key is only ever checked against its own entry.
             entry = self._by_id.get(kid)
             if entry is None:
                 return None, 0
-            return (entry.tenant_id if entry.hash.matches(presented) else None), 1
-        found: str | None = None
+            return (entry if entry.hash.matches(presented) else None), 1
+        found: KeyEntry | None = None
         for entry in self._scanned:
             # No early exit: the time taken does not depend on which entry matched.
             if entry.hash.matches(presented) and found is None:
-                found = entry.tenant_id
+                found = entry
         return found, len(self._scanned)

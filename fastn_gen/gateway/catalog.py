@@ -40,6 +40,8 @@ class ToolEntry:
     connector: ConnectorSpec
     operation: Operation
     input_models: LazyModels
+    # The operation's tags (OpenAPI ``tags``, native ``tags``), for toolsets.
+    tags: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -125,6 +127,7 @@ class Catalog:
                 connector=connectors[connector].spec,
                 operation=ops[name],
                 input_models=models,
+                tags=tuple(str(tag) for tag in raw.get("tags") or ()),
             )
             names_by_connector[connector].append(name)
 

@@ -7,6 +7,11 @@ With :class:`Services` (the store, quotas, recording) the handlers also serve th
 native tools, listed before the tenant's connector tools, and the tenant's resources;
 every tool call is then counted against the tenant's limits and recorded. Without it
 (in-process tests of the tool path alone) only connector tools are served.
+
+Every path to a tool asks the request's view (:mod:`fastn_gen.gateway.tool_views`), so
+a tool outside the tenant's or API key's toolset is unknown everywhere; in search mode
+the view lists ``fastn_search_tools`` and ``fastn_call_tool`` instead of the connector
+tools, and ``fastn_call_tool`` runs through the same ``_call`` as a direct call.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ from fastn_gen.gateway.executor import Executor
 from fastn_gen.gateway.services import Services
 from fastn_gen.gateway.tenancy import Connection, Tenant
 from fastn_gen.gateway.tool_changes import TenantEventBus
+from fastn_gen.gateway.tool_views import ToolView, ToolViews
+from fastn_gen.native.meta_tools import META_NAMES, META_TOOLS, MetaTools
 from fastn_gen.native.registry import NativeTools
 from fastn_gen.native.resources import TenantResources
 
@@ -66,14 +73,21 @@ class GatewayHandlers:
         if services is not None:
             self.native = NativeTools(services)
             self.resources = TenantResources(self.native)
-            clash = sorted(name for name in catalog.tools if name in self.native)
-            if clash:
-                raise CatalogError(
-                    f"connector tools {', '.join(clash)} have the names of native tools; "
-                    "rename them in their connector specs"
-                )
+        clash = sorted(
+            name
+            for name in catalog.tools
+            if name in META_NAMES or (self.native is not None and name in self.native)
+        )
+        if clash:
+            raise CatalogError(
+                f"connector tools {', '.join(clash)} have the names of native tools; "
+                "rename them in their connector specs"
+            )
         self._native_tools: tuple[types.Tool, ...] = self.native.tools if self.native else ()
-        self._lists: dict[frozenset[str], types.ListToolsResult] = {}
+        # Per (connectors, toolset): the list and the callable names (toolsets).
+        self.views = ToolViews(catalog, self._native_tools, META_TOOLS, TOOLS_LIST_CACHE)
+        # Search mode's fastn_search_tools and fastn_call_tool (native/meta_tools).
+        self.meta = MetaTools(self._native_tools, catalog, self.views.facts)
         # subscriptions/listen streams, each scoped to its tenant (tool_changes).
         self.events = TenantEventBus()
 
@@ -99,15 +113,7 @@ class GatewayHandlers:
         self, ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
         tenant = self._tenant()
-        key = frozenset(tenant.connected_connectors())
-        result = self._lists.get(key)
-        if result is None:
-            result = types.ListToolsResult(
-                tools=[*self._native_tools, *self.catalog.tools_for(key)],
-                ttl_ms=TOOLS_LIST_CACHE.ttl_ms,
-                cache_scope=TOOLS_LIST_CACHE.scope,
-            )
-            self._lists[key] = result
+        result = self.views.for_tenant(tenant).listed
         logger.debug("tools/list for tenant %s: %d tools", tenant.id, len(result.tools))
         return result
 
@@ -121,6 +127,11 @@ class GatewayHandlers:
         tenant = current_tenant()
         if tenant is None:
             return None
+        view = self.views.for_tenant(tenant)
+        if view.search and name in self.meta:
+            return self.meta.input_schema(name)
+        if name not in view.callable:
+            return None
         if self.native is not None and name in self.native:
             return self.native.input_schema(name)
         entry = self.catalog.visible(name, tenant.connected_connectors())
@@ -130,35 +141,52 @@ class GatewayHandlers:
         self, ctx: ServerRequestContext[Any, Any], params: types.CallToolRequestParams
     ) -> types.CallToolResult:
         tenant = self._tenant()
-        if self.native is not None and params.name in self.native:
-            return await self.native.call(tenant, params.name, params.arguments)
-        entry = self._entry(tenant, params.name)
+        view = self.views.for_tenant(tenant)
+        if view.search and params.name in self.meta:
+
+            async def dispatch(
+                name: str, arguments: Mapping[str, Any] | None
+            ) -> types.CallToolResult:
+                return await self._call(tenant, view, name, arguments)
+
+            return await self.meta.call(params.name, params.arguments, view.callable, dispatch)
+        return await self._call(tenant, view, params.name, params.arguments)
+
+    async def _call(
+        self, tenant: Tenant, view: ToolView, name: str, arguments: Mapping[str, Any] | None
+    ) -> types.CallToolResult:
+        """A call of ``name``, direct or through ``fastn_call_tool`` (the same path)."""
+        if name not in view.callable:
+            raise unknown_tool(name)
+        if self.native is not None and name in self.native:
+            return await self.native.call(tenant, name, arguments)
+        entry = self._entry(tenant, name)
         connection = tenant.connection_for(entry.connector.name)
         if connection is None:
-            raise unknown_tool(params.name)
+            raise unknown_tool(name)
         if self.services is not None:
-            result, _ = await self.services.calls.call(tenant, entry, connection, params.arguments)
+            result, _ = await self.services.calls.call(tenant, entry, connection, arguments)
             return result
-        return await self._call_unrecorded(tenant, entry, connection, params)
+        return await self._call_unrecorded(tenant, entry, connection, arguments)
 
     async def _call_unrecorded(
         self,
         tenant: Tenant,
         entry: ToolEntry,
         connection: Connection,
-        params: types.CallToolRequestParams,
+        arguments: Mapping[str, Any] | None,
     ) -> types.CallToolResult:
         try:
-            validated = entry.input_model().model_validate(params.arguments or {})
+            validated = entry.input_model().model_validate(arguments or {})
         except ValidationError as exc:
-            return error_result(describe_validation_error(params.name, exc))
+            return error_result(describe_validation_error(entry.name, exc))
         try:
             outcome = await self.executor.execute(
                 tenant, connection, entry.connector, entry.operation, validated.to_arguments()
             )
         except Exception:
-            logger.exception("tool %s failed for tenant %s", params.name, tenant.id)
-            return error_result(f"{params.name} failed: internal error in the gateway")
+            logger.exception("tool %s failed for tenant %s", entry.name, tenant.id)
+            return error_result(f"{entry.name} failed: internal error in the gateway")
         return outcome_result(outcome)
 
     # -- resources --------------------------------------------------------------------

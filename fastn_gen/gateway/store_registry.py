@@ -20,6 +20,7 @@ generated ones.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import logging
 import time
@@ -32,7 +33,12 @@ import anyio.to_thread
 
 from fastn_gen.gateway.apikeys import KeyEntry, KeyHashError, KeyIndexStats, key_id, parse_key_hash
 from fastn_gen.gateway.tenancy import Tenant, TenantRegistry
-from fastn_gen.gateway.tenant_rows import LimitsResolver, tenant_from_record
+from fastn_gen.gateway.tenant_rows import (
+    KeyToolset,
+    LimitsResolver,
+    key_toolset,
+    tenant_from_record,
+)
 from fastn_gen.store.base import Store
 from fastn_gen.store.tenant_records import ALL_TENANTS, ApiKeyRow
 
@@ -94,6 +100,21 @@ class _Verdict:
     tenant_id: str | None
     key_id: str | None = None
     hash: str | None = None
+    # The key's own toolset as stored (JSON), and parsed once here.
+    toolset: dict[str, Any] | None = None
+    narrowing: KeyToolset | None = None
+
+    @classmethod
+    def of(cls, row: ApiKeyRow) -> _Verdict:
+        narrowing = key_toolset(row.toolset) if row.toolset is not None else None
+        return cls(row.tenant_id, row.key_id, row.hash, row.toolset, narrowing)
+
+    def serve(self, tenant: Tenant) -> Tenant:
+        """``tenant`` as served for this key: its id, and its toolset narrowed by the key's."""
+        toolset = tenant.toolset
+        if self.narrowing is not None:
+            toolset = toolset.narrowed(*self.narrowing)
+        return dataclasses.replace(tenant, api_key_id=self.key_id, toolset=toolset)
 
 
 class StoreTenantRegistry(TenantRegistry):
@@ -252,7 +273,8 @@ class StoreTenantRegistry(TenantRegistry):
             verdict = await self._once(
                 ("key", fingerprint), lambda: self._verify(fingerprint, presented, entry)
             )
-        return None if verdict.tenant_id is None else await self.find(verdict.tenant_id)
+        tenant = None if verdict.tenant_id is None else await self.find(verdict.tenant_id)
+        return None if tenant is None else verdict.serve(tenant)
 
     async def _verify(
         self, fingerprint: bytes, presented: str, previous: _Entry[_Verdict] | None
@@ -274,7 +296,7 @@ class StoreTenantRegistry(TenantRegistry):
         row = await self.store.get_api_key(old.key_id)
         if row is None or row.revoked_at is not None or row.hash != old.hash:
             return None
-        return old
+        return old if row.toolset == old.toolset else _Verdict.of(row)
 
     async def _by_id(self, kid: str, presented: str) -> _Verdict:
         row = await self.store.get_api_key(kid)
@@ -282,7 +304,7 @@ class StoreTenantRegistry(TenantRegistry):
             return _Verdict(None)
         self.verifications += 1
         if await anyio.to_thread.run_sync(_matches, row, presented):
-            return _Verdict(row.tenant_id, row.key_id, row.hash)
+            return _Verdict.of(row)
         return _Verdict(None)
 
     async def _by_scan(self, presented: str) -> _Verdict:
@@ -301,7 +323,9 @@ class StoreTenantRegistry(TenantRegistry):
         if found is None:
             return _Verdict(None)
         stored = await self.store.get_api_key(found.key_id)  # for revalidation by id later
-        return _Verdict(found.tenant_id, found.key_id, stored.hash if stored else None)
+        if stored is None or stored.tenant_id != found.tenant_id:
+            return _Verdict(found.tenant_id, found.key_id)
+        return _Verdict.of(stored)
 
     async def resolve_claimed(self, presented: str) -> Tenant | None:
         kid = key_id(presented)
@@ -317,7 +341,8 @@ class StoreTenantRegistry(TenantRegistry):
         entry = self._verdicts.get(hashlib.sha256(presented.encode()).digest())
         if entry is None or entry.value.tenant_id is None or not self._fresh(entry):
             return None
-        return self.get(entry.value.tenant_id)
+        tenant = self.get(entry.value.tenant_id)
+        return None if tenant is None else entry.value.serve(tenant)
 
     def claimed_tenant(self, presented: str) -> Tenant | None:
         return None

@@ -15,6 +15,7 @@ Credential references (values under a connection's ``credentials``):
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import re
@@ -52,6 +53,8 @@ from fastn_gen.gateway.tenants_model import (
     TenantModel,
     TenantsFileModel,
 )
+from fastn_gen.gateway.toolset_config import key_toolsets, tenant_toolset, toolset_problems
+from fastn_gen.gateway.toolsets import FULL, Toolset
 from fastn_gen.runtime.operation import ConnectorSpec
 
 __all__ = [
@@ -147,6 +150,10 @@ class Tenant:
     secret_store: SecretStore | None = field(default=None, compare=False, repr=False)
     # The plan's usage limits with this tenant's overrides applied.
     limits: Limits = UNLIMITED
+    # The tools this request may see: the tenant's toolset, narrowed by its API key's.
+    toolset: Toolset = FULL
+    # The id of the API key the request authenticated with (None for other credentials).
+    api_key_id: str | None = None
 
     def connected_connectors(self) -> list[str]:
         return sorted({c.connector for c in self.connections.values()})
@@ -489,6 +496,12 @@ def _validate(
                 f"tenant {tenant.id} has {len(tenant.connections)}",
             )
         _check_keys(out, at, tenant.id, keys, key_ids)
+        connected = {c.connector for c in conns if c is not None}
+        by_index = {j: k for j, k in enumerate(keys) if k is not None}
+        for pointer, message in toolset_problems(
+            at, tenant.id, tenant.toolset, by_index, connected
+        ):
+            out.add(pointer, message)
         names: set[str] = set()
         for j, conn in enumerate(conns):
             if conn is None:
@@ -557,6 +570,14 @@ class TenantRegistry:
         # Generated keys name their entry by id: which tenant an id belongs to lets a
         # failed attempt with a known id be recorded for that tenant.
         self._key_owner = {k.key_id: k.tenant_id for k in keys if k.hash.scheme == "scrypt"}
+        # The tenant as served for each key: carrying the key's id and toolset.
+        self._as_key: dict[str, Tenant] = {}
+        for k in keys:
+            owner = self._tenants.get(k.tenant_id)
+            if owner is not None:
+                self._as_key[k.key_id] = dataclasses.replace(
+                    owner, api_key_id=k.key_id, toolset=k.toolset or owner.toolset
+                )
         self.data_dir = data_dir
         self.secret_store = secret_store
         self.source = source
@@ -628,6 +649,7 @@ class TenantRegistry:
                 )
                 for c in parsed_tenant.connections
             }
+            toolset = tenant_toolset(t.toolset)
             tenants.append(
                 Tenant(
                     id=t.id,
@@ -636,10 +658,13 @@ class TenantRegistry:
                     connections=connections,
                     secret_store=store,
                     limits=effective_limits(plans.get(t.plan), t.limits),
+                    toolset=toolset,
                 )
             )
+            narrowed = key_toolsets(toolset, parsed_tenant.api_keys)
             keys.extend(
-                KeyEntry(t.id, k.id, parse_key_hash(k.hash)) for k in parsed_tenant.api_keys
+                KeyEntry(t.id, k.id, parse_key_hash(k.hash), narrowed.get(k.id))
+                for k in parsed_tenant.api_keys
             )
         registry = cls(
             tenants,
@@ -659,11 +684,15 @@ class TenantRegistry:
         return self._keys.stats
 
     def authenticate(self, presented_key: str) -> Tenant | None:
-        tenant_id = self._keys.lookup(presented_key)
-        return self._tenants.get(tenant_id) if tenant_id is not None else None
+        entry = self._keys.lookup_entry(presented_key)
+        return self._as_key.get(entry.key_id) if entry is not None else None
 
     def get(self, tenant_id: str) -> Tenant | None:
         return self._tenants.get(tenant_id)
+
+    def as_key(self, key_id: str) -> Tenant | None:
+        """The tenant as served for requests made with the key ``key_id``."""
+        return self._as_key.get(key_id)
 
     def claimed_tenant(self, presented_key: str) -> Tenant | None:
         """The tenant a generated key names by its id, whether or not the key is valid.

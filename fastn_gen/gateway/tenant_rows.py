@@ -7,6 +7,7 @@ rows ``fastn-gen tenants import`` writes (hashes and references only, as in the 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -23,7 +24,10 @@ from fastn_gen.gateway.tenants_model import (
     LimitsModel,
     PlanModel,
     TenantModel,
+    ToolsetModel,
 )
+from fastn_gen.gateway.toolset_config import filter_of, tenant_toolset
+from fastn_gen.gateway.toolsets import FULL, Mode, ToolFilter, Toolset
 from fastn_gen.store.tenant_records import (
     ApiKeyRow,
     ConnectionRow,
@@ -54,6 +58,31 @@ class LimitsResolver:
         return effective_limits(self._plans.get(plan), LimitsModel.model_validate(overrides))
 
 
+def toolset_json(model: ToolsetModel | None) -> dict[str, Any] | None:
+    return None if model is None else model.model_dump(mode="json", exclude_none=True)
+
+
+@lru_cache(maxsize=256)
+def _toolset_of(text: str) -> Toolset:
+    return tenant_toolset(ToolsetModel.model_validate_json(text))
+
+
+def stored_toolset(value: dict[str, Any] | None) -> Toolset:
+    """A tenant's toolset from its row; tenants with the same one share the object."""
+    if value is None:
+        return FULL
+    return _toolset_of(json.dumps(value, sort_keys=True))
+
+
+# A key's filter and chosen mode, which narrow its tenant's toolset.
+KeyToolset = tuple[ToolFilter, Mode | None]
+
+
+def key_toolset(value: dict[str, Any]) -> KeyToolset:
+    model = ToolsetModel.model_validate(value)
+    return filter_of(model), model.mode
+
+
 def tenant_from_record(
     record: TenantRecord, limits: LimitsResolver, secret_store: SecretStore | None
 ) -> Tenant:
@@ -74,6 +103,7 @@ def tenant_from_record(
         connections=connections,
         secret_store=secret_store,
         limits=limits(row.plan, row.limits),
+        toolset=stored_toolset(row.toolset),
     )
 
 
@@ -98,7 +128,7 @@ def imports_from_file(path: Path, registry: TenantRegistry) -> list[TenantImport
         if registry.get(model.id) is None:  # not served: the file would not have loaded
             continue
         keys = tuple(
-            ApiKeyRow(k.id, model.id, k.hash, label=k.label)
+            ApiKeyRow(k.id, model.id, k.hash, label=k.label, toolset=toolset_json(k.toolset))
             for k in (ApiKeyModel.model_validate(item) for item in model.api_keys)
         )
         connections = tuple(
@@ -111,6 +141,7 @@ def imports_from_file(path: Path, registry: TenantRegistry) -> list[TenantImport
             display_name=model.display_name,
             limits=overrides_json(model.limits),
             allow_plaintext=model.allow_plaintext,
+            toolset=toolset_json(model.toolset),
         )
         found.append(TenantImport(row, keys, connections))
     return found

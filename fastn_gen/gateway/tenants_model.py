@@ -46,12 +46,6 @@ FieldName = Annotated[str, StringConstraints(pattern=FIELD_NAME.pattern, max_len
 Reference = Annotated[str, AfterValidator(check_reference)]
 
 
-class ApiKeyModel(_Strict):
-    id: str = Field(pattern=KEY_LABEL, max_length=64)
-    label: str | None = None
-    hash: str
-
-
 class ConnectionModel(_Strict):
     connector: str = Field(pattern=CONNECTOR_NAME, max_length=64)
     name: str | None = Field(default=None, pattern=CONNECTION_NAME, max_length=64)
@@ -64,6 +58,31 @@ Count = Annotated[int, Field(ge=0)]
 Rate = Annotated[int, Field(ge=1)]
 ConnectorName = Annotated[str, StringConstraints(pattern=CONNECTOR_NAME, max_length=64)]
 ToolName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]+$", max_length=64)]
+
+
+Glob = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+TagName = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+class ToolsetModel(_Strict):
+    """Which tools a tenant or API key sees (fastn_gen.gateway.toolsets)."""
+
+    connectors: list[ConnectorName] | None = None
+    tags: list[TagName] | None = None
+    # read: read-only tools only; write: all but destructive ones; all (the default).
+    access: Literal["read", "write", "all"] | None = None
+    include: list[Glob] = Field(default_factory=list)
+    exclude: list[Glob] = Field(default_factory=list)
+    # search: list the native tools plus fastn_search_tools and fastn_call_tool.
+    mode: Literal["all", "search"] | None = None
+
+
+class ApiKeyModel(_Strict):
+    id: str = Field(pattern=KEY_LABEL, max_length=64)
+    label: str | None = None
+    hash: str
+    # Narrows the tenant's toolset for requests made with this key.
+    toolset: ToolsetModel | None = None
 
 
 class ScopedLimitsModel(_Strict):
@@ -98,6 +117,7 @@ class TenantModel(_Strict):
     plan: str = "default"
     limits: LimitsModel | None = None
     allow_plaintext: bool = False
+    toolset: ToolsetModel | None = None
     # Items are validated one by one (ApiKeyModel, ConnectionModel) so that a mistake in
     # one connection does not hide the mistakes of the others.
     api_keys: list[Any] = Field(default_factory=list)

@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from fastn_gen.gateway.tool_views import entry_facts
 from fastn_gen.native.base import (
     CallContext,
     NativeInput,
@@ -48,7 +49,9 @@ def _input_model(ctx: CallContext, name: str) -> type[BaseModel] | None:
     if native is not None:
         return native
     entry = ctx.services.catalog.visible(name, ctx.tenant.connected_connectors())
-    return entry.input_model() if entry is not None else None
+    if entry is None or not ctx.tenant.toolset.admits(entry_facts(entry)):
+        return None  # outside the request's toolset: unknown, as for tools/call
+    return entry.input_model()
 
 
 async def create_flow(ctx: CallContext, args: CreateFlowInput) -> CreateFlowOutput:

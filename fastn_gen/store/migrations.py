@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from fastn_gen.store.errors import SchemaTooNew
 from fastn_gen.store.migration_tenants import TENANTS_POSTGRES, TENANTS_SQLITE
+from fastn_gen.store.migration_toolsets import TOOLSETS_POSTGRES, TOOLSETS_SQLITE
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,6 +309,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(2, "flow runs, flow steps, leases", _FLOW_RUNS_SQLITE, _FLOW_RUNS_POSTGRES),
     Migration(3, "tenants, API keys, connections", TENANTS_SQLITE, TENANTS_POSTGRES),
+    Migration(4, "toolsets of tenants and API keys", TOOLSETS_SQLITE, TOOLSETS_POSTGRES),
 )
 
 

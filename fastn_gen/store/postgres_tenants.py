@@ -42,11 +42,12 @@ from fastn_gen.store.tenant_rules import (
 Conn = psycopg.AsyncConnection[Any]
 
 _PUT_TENANT = """
-INSERT INTO tenants AS t (id, plan, display_name, limits, allow_plaintext, created_at, updated_at)
-VALUES (%s, %s, %s, %s, %s, %s, %s)
+INSERT INTO tenants AS t (id, plan, display_name, limits, allow_plaintext, created_at, updated_at,
+    toolset)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
 ON CONFLICT (id) DO UPDATE SET plan = EXCLUDED.plan, display_name = EXCLUDED.display_name,
     limits = EXCLUDED.limits, allow_plaintext = EXCLUDED.allow_plaintext,
-    updated_at = EXCLUDED.updated_at
+    updated_at = EXCLUDED.updated_at, toolset = EXCLUDED.toolset
 RETURNING (xmax = 0)"""
 _PUT_CONNECTION = f"""
 INSERT INTO tenant_connections ({CONNECTION_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s)
@@ -56,8 +57,9 @@ ON CONFLICT (tenant_id, name) DO UPDATE SET connector = EXCLUDED.connector,
 # Inserts a key unless its id exists; returns the owner and hash either way.
 _INSERT_KEY = """
 WITH added AS (
-    INSERT INTO tenant_api_keys (key_id, tenant_id, hash, scheme, label, created_at)
-    VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (key_id) DO NOTHING RETURNING tenant_id, hash
+    INSERT INTO tenant_api_keys (key_id, tenant_id, hash, scheme, label, created_at, toolset)
+    VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (key_id) DO NOTHING
+    RETURNING tenant_id, hash
 )
 SELECT tenant_id, hash, true FROM added
 UNION ALL SELECT tenant_id, hash, false FROM tenant_api_keys WHERE key_id = %s"""
@@ -68,11 +70,15 @@ def _utc(moment: datetime | None) -> datetime | None:
 
 
 def tenant_row(row: tuple[Any, ...]) -> TenantRow:
-    return TenantRow(row[0], row[1], row[2], row[3], row[4], _utc(row[5]), _utc(row[6]))
+    return TenantRow(row[0], row[1], row[2], row[3], row[4], _utc(row[5]), _utc(row[6]), row[7])
 
 
 def key_row(row: tuple[Any, ...]) -> ApiKeyRow:
-    return ApiKeyRow(row[0], row[1], row[2], row[3], _utc(row[4]), _utc(row[5]))
+    return ApiKeyRow(row[0], row[1], row[2], row[3], _utc(row[4]), _utc(row[5]), row[6])
+
+
+def _jsonb(value: dict[str, Any] | None) -> Jsonb | None:
+    return None if value is None else Jsonb(value)
 
 
 def connection_row(row: tuple[Any, ...]) -> ConnectionRow:
@@ -83,7 +89,7 @@ def _tenant_params(tenant: TenantRow, at: datetime) -> tuple[Any, ...]:
     limits = None if tenant.limits is None else Jsonb(tenant.limits)
     created = at if tenant.created_at is None else as_utc(tenant.created_at)
     return (tenant.id, tenant.plan, tenant.display_name, limits, tenant.allow_plaintext,
-            created, at)  # fmt: skip
+            created, at, _jsonb(tenant.toolset))  # fmt: skip
 
 
 def _connection_params(conn: ConnectionRow, at: datetime) -> tuple[Any, ...]:
@@ -105,7 +111,16 @@ async def _insert_key(
     ``replace``: a key of the same tenant with this id gets the new hash (an import)."""
     cur = await conn.execute(
         _INSERT_KEY,
-        (key.key_id, key.tenant_id, key.hash, key_scheme(key), key.label, at, key.key_id),
+        (
+            key.key_id,
+            key.tenant_id,
+            key.hash,
+            key_scheme(key),
+            key.label,
+            at,
+            _jsonb(key.toolset),
+            key.key_id,
+        ),  # fmt: skip
     )
     owner, stored, added = (await cur.fetchall())[0]
     if owner != key.tenant_id:
@@ -297,11 +312,25 @@ class PostgresTenants:
             if fresh:
                 await cur.executemany(
                     "INSERT INTO tenant_api_keys (key_id, tenant_id, hash, scheme, label, "
-                    "created_at) VALUES (%s, %s, %s, %s, %s, %s)",
+                    "created_at, toolset) VALUES (%s, %s, %s, %s, %s, %s, %s)",
                     [
-                        (k.key_id, k.tenant_id, k.hash, key_scheme(k), k.label, moment)
+                        (
+                            k.key_id,
+                            k.tenant_id,
+                            k.hash,
+                            key_scheme(k),
+                            k.label,
+                            moment,
+                            _jsonb(k.toolset),
+                        )  # fmt: skip
                         for k in fresh
                     ],
+                )
+            if len(fresh) < len(all_keys):
+                # An import sets every key's toolset as the file has it, hash edited or not.
+                await cur.executemany(
+                    "UPDATE tenant_api_keys SET toolset = %s WHERE key_id = %s",
+                    [(_jsonb(k.toolset), k.key_id) for k in all_keys if k.key_id in stored],
                 )
             if edited:
                 await cur.executemany(

@@ -34,11 +34,12 @@ from fastn_gen.store.tenant_rules import (
 )
 
 _PUT_TENANT = """
-INSERT INTO tenants (id, plan, display_name, limits, allow_plaintext, created_at, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?)
+INSERT INTO tenants (id, plan, display_name, limits, allow_plaintext, created_at, updated_at,
+    toolset)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (id) DO UPDATE SET plan = excluded.plan, display_name = excluded.display_name,
     limits = excluded.limits, allow_plaintext = excluded.allow_plaintext,
-    updated_at = excluded.updated_at"""
+    updated_at = excluded.updated_at, toolset = excluded.toolset"""
 _PUT_CONNECTION = f"""
 INSERT INTO tenant_connections ({CONNECTION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (tenant_id, name) DO UPDATE SET connector = excluded.connector,
@@ -54,15 +55,21 @@ def _time(micros: int | None) -> datetime | None:
     return None if micros is None else from_micros(micros)
 
 
+def _loads(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
 def tenant_row(row: tuple[Any, ...]) -> TenantRow:
-    limits = None if row[3] is None else json.loads(row[3])
     return TenantRow(
-        row[0], row[1], row[2], limits, bool(row[4]), from_micros(row[5]), from_micros(row[6])
-    )
+        row[0], row[1], row[2], _loads(row[3]), bool(row[4]), from_micros(row[5]),
+        from_micros(row[6]), _loads(row[7]),
+    )  # fmt: skip
 
 
 def key_row(row: tuple[Any, ...]) -> ApiKeyRow:
-    return ApiKeyRow(row[0], row[1], row[2], row[3], from_micros(row[4]), _time(row[5]))
+    return ApiKeyRow(
+        row[0], row[1], row[2], row[3], from_micros(row[4]), _time(row[5]), _loads(row[6])
+    )
 
 
 def connection_row(row: tuple[Any, ...]) -> ConnectionRow:
@@ -75,8 +82,9 @@ def connection_row(row: tuple[Any, ...]) -> ConnectionRow:
 def _tenant_params(tenant: TenantRow, at: int) -> tuple[Any, ...]:
     limits = None if tenant.limits is None else _json(tenant.limits)
     created = at if tenant.created_at is None else to_micros(tenant.created_at)
+    toolset = None if tenant.toolset is None else _json(tenant.toolset)
     return (tenant.id, tenant.plan, tenant.display_name, limits, int(tenant.allow_plaintext),
-            created, at)  # fmt: skip
+            created, at, toolset)  # fmt: skip
 
 
 def _connection_params(conn: ConnectionRow, at: int) -> tuple[Any, ...]:
@@ -98,19 +106,21 @@ def _insert_key(db: sqlite3.Connection, key: ApiKeyRow, at: int, *, replace: boo
     owner = db.execute(
         "SELECT tenant_id, hash FROM tenant_api_keys WHERE key_id = ?", (key.key_id,)
     ).fetchone()
+    toolset = None if key.toolset is None else _json(key.toolset)
     if owner is not None:
         if owner[0] != key.tenant_id:
             return False
-        if owner[1] != key.hash and replace:
+        if replace:
             db.execute(
-                "UPDATE tenant_api_keys SET hash = ?, scheme = ?, label = ? WHERE key_id = ?",
-                (key.hash, key_scheme(key), key.label, key.key_id),
+                "UPDATE tenant_api_keys SET hash = ?, scheme = ?, label = ?, toolset = ? "
+                "WHERE key_id = ?",
+                (key.hash, key_scheme(key), key.label, toolset, key.key_id),
             )
         return bool(replace or owner[1] == key.hash)
     db.execute(
-        "INSERT INTO tenant_api_keys (key_id, tenant_id, hash, scheme, label, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
-        (key.key_id, key.tenant_id, key.hash, key_scheme(key), key.label, at),
+        "INSERT INTO tenant_api_keys (key_id, tenant_id, hash, scheme, label, created_at, "
+        "toolset) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (key.key_id, key.tenant_id, key.hash, key_scheme(key), key.label, at, toolset),
     )
     return True
 

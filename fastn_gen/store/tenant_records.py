@@ -28,6 +28,8 @@ class TenantRow:
     allow_plaintext: bool = False
     created_at: datetime | None = None  # set by the store
     updated_at: datetime | None = None
+    # The tenant's toolset (a ``ToolsetModel`` as JSON), or None: every tool.
+    toolset: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +42,8 @@ class ApiKeyRow:
     label: str | None = None
     created_at: datetime | None = None
     revoked_at: datetime | None = None
+    # Narrows the tenant's toolset for this key (a ``ToolsetModel`` as JSON), or None.
+    toolset: dict[str, Any] | None = None
 
     @property
     def indexed(self) -> bool:

@@ -13,8 +13,8 @@ MAX_TENANT_PAGE = 1000
 # notice per tenant.
 NOTIFY_EACH_UP_TO = 100
 
-TENANT_COLUMNS = "id, plan, display_name, limits, allow_plaintext, created_at, updated_at"
-KEY_COLUMNS = "key_id, tenant_id, hash, label, created_at, revoked_at"
+TENANT_COLUMNS = "id, plan, display_name, limits, allow_plaintext, created_at, updated_at, toolset"
+KEY_COLUMNS = "key_id, tenant_id, hash, label, created_at, revoked_at, toolset"
 CONNECTION_COLUMNS = (
     "tenant_id, name, connector, credentials, variables, allow_plaintext, updated_at"
 )

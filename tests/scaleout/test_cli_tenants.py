@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -12,6 +13,8 @@ from click.testing import CliRunner
 from fastn_gen.cli import main
 from fastn_gen.gateway.store_registry import StoreTenantRegistry
 from fastn_gen.gateway.tenancy import TenantRegistry
+from fastn_gen.gateway.tenants_admin import import_file
+from fastn_gen.gateway.toolsets import ToolFacts
 from fastn_gen.store.records import EventQuery
 from fastn_gen.store.sqlite import SQLiteStore
 from tests.gateway.fixtures.gateway_process import GENERATED_MIN
@@ -139,3 +142,77 @@ def test_stdio_serves_a_tenant_of_the_store(where: tuple[Path, Path], tmp_path: 
             return [tool.name for tool in (await client.list_tools()).tools]
 
     assert {"slack_list_channels", "slack_send_message"} <= set(asyncio.run(tools()))
+
+
+def _with_toolsets(source: Path, acme_key_id: str) -> None:
+    text = source.read_text(encoding="utf-8")
+    edits = {
+        "    plan: pro\n": "    plan: pro\n    toolset: {connectors: [slack]}\n",
+        f'{{id: "{acme_key_id}", ': f'{{id: "{acme_key_id}", toolset: {{access: read}}, ',
+        "{id: beta-main, ": "{id: beta-main, toolset: {mode: search}, ",
+    }
+    for old, new in edits.items():
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    source.write_text(text, encoding="utf-8")
+
+
+def test_import_keeps_toolsets_and_the_store_serves_keys_narrowed(
+    tmp_path: Path, where: tuple[Path, Path]
+) -> None:
+    source = tmp_path / "tenants.yaml"
+    keys = write_tenants(source)
+    acme_id = keys.acme.split("_")[1]
+    _with_toolsets(source, acme_id)
+    loaded = TenantRegistry.load(source)
+    acme_file = loaded.authenticate(keys.acme)
+    assert acme_file is not None and acme_file.toolset.mode == "all"
+    code, out = run(
+        "import", str(source), "--store", str(where[1]), "--generated", str(GENERATED_MIN)
+    )
+    assert code == 0, out
+
+    now = [0.0]
+
+    async def resolve() -> list[Any]:
+        base = TenantRegistry.from_text(PLANS.replace("free: {max_connections: 1}", "free: {}"))
+        registry = StoreTenantRegistry(SQLiteStore(where[1]), base, clock=lambda: now[0])
+        await registry.start()
+        try:
+            found = [
+                await registry.resolve_key(keys.acme),  # generated: found by id
+                await registry.resolve_key(keys.beta),  # legacy: found by scan
+                await registry.find("acme"),
+            ]
+            # Re-imported with another toolset for the same key: seen once the cached
+            # verdict is checked again, without a new hash check.
+            text = source.read_text(encoding="utf-8")
+            source.write_text(text.replace("{access: read}", "{access: write}"), "utf-8")
+            other = SQLiteStore(where[1])
+            await other.open()
+            try:
+                await import_file(other, source, TenantRegistry.load(source))
+            finally:
+                await other.close()
+            checks = registry.verifications
+            now[0] += registry.ttl_s + 1
+            found.append(await registry.resolve_key(keys.acme))
+            found.append(registry.verifications - checks)
+            return found
+        finally:
+            await registry.aclose()
+
+    acme, beta, acme_tenant, edited, rechecked = asyncio.run(resolve())
+    assert edited is not None and rechecked == 0
+    assert edited.toolset.admits(ToolFacts("slack_send_message", "slack", (), False, False))
+    assert acme is not None and beta is not None and acme_tenant is not None
+    assert acme.toolset == acme_file.toolset  # the file's and the store's agree
+    assert (acme.api_key_id, beta.api_key_id) == (acme_id, "beta-main")
+    slack_read = ToolFacts("slack_list_channels", "slack", (), True, False)
+    slack_write = ToolFacts("slack_send_message", "slack", (), False, False)
+    shopify_read = ToolFacts("shopify_list_orders", "shopify", (), True, False)
+    assert acme.toolset.admits(slack_read)
+    assert not acme.toolset.admits(slack_write)  # the key's access: read
+    assert not acme.toolset.admits(shopify_read)  # the tenant's connectors: [slack]
+    assert acme_tenant.toolset.admits(slack_write) and acme_tenant.api_key_id is None
+    assert beta.toolset.mode == "search" and beta.toolset.admits(slack_write)

@@ -184,6 +184,31 @@ async def test_an_import_gives_an_edited_key_its_new_hash(backend: Backend) -> N
     assert done.keys_added == 1 and found is not None and found.hash == edited.hash
 
 
+async def test_toolsets_are_kept_and_an_import_replaces_them(backend: Backend) -> None:
+    tenant_set = {"connectors": ["slack"], "mode": "search"}
+    reader = ApiKeyRow("ffffffffffff", "acme", key("acme", "x").hash, toolset={"access": "read"})
+    plain = key("acme", "plain")
+    async with backend.make() as store:
+        await store.import_tenants(
+            [TenantImport(TenantRow("acme", toolset=tenant_set), (reader, plain))], at=T0
+        )
+        record = await store.get_tenant("acme")
+        stored_reader = await store.get_api_key("ffffffffffff")
+        stored_plain = await store.get_api_key("plain")
+        # The same keys imported again with other toolsets: the file is the truth.
+        moved = ApiKeyRow(reader.key_id, "acme", reader.hash, toolset={"access": "write"})
+        await store.import_tenants([TenantImport(TenantRow("acme"), (moved, plain))], at=LATER)
+        record_after = await store.get_tenant("acme")
+        reader_after = await store.get_api_key("ffffffffffff")
+        listed = await store.list_api_keys("acme")
+    assert record is not None and record.tenant.toolset == tenant_set
+    assert stored_reader is not None and stored_reader.toolset == {"access": "read"}
+    assert stored_plain is not None and stored_plain.toolset is None
+    assert record_after is not None and record_after.tenant.toolset is None
+    assert reader_after is not None and reader_after.toolset == {"access": "write"}
+    assert [k.toolset for k in listed] == [{"access": "write"}, None]
+
+
 async def test_an_import_with_a_taken_key_id_writes_nothing(backend: Backend) -> None:
     async with backend.make() as store:
         await store.put_tenant(TenantRow("acme"), at=T0)
