@@ -94,7 +94,8 @@ class GatewayHandlers:
     def use_catalog(self, catalog: Catalog) -> None:
         """Serve ``catalog`` from now on (a live reload); every cached list is dropped."""
         self.catalog = catalog
-        self._lists = {}
+        self.views = ToolViews(catalog, self._native_tools, META_TOOLS, TOOLS_LIST_CACHE)
+        self.meta = MetaTools(self._native_tools, catalog, self.views.facts)
 
     def _tenant(self) -> Tenant:
         tenant = current_tenant()
