@@ -30,6 +30,8 @@ from fastn_gen.gateway.executor import Executor
 from fastn_gen.gateway.services import Services
 from fastn_gen.gateway.tenancy import Connection, Tenant
 from fastn_gen.gateway.tool_changes import TenantEventBus
+from fastn_gen.gateway.tool_list import ToolLists, list_key
+from fastn_gen.gateway.tool_list_http import slot_of
 from fastn_gen.native.registry import NativeTools
 from fastn_gen.native.resources import TenantResources
 
@@ -56,7 +58,12 @@ class GatewayHandlers:
     """Answers ``tools/*`` from a :class:`Catalog` (and ``resources/*`` with services)."""
 
     def __init__(
-        self, catalog: Catalog, executor: Executor, services: Services | None = None
+        self,
+        catalog: Catalog,
+        executor: Executor,
+        services: Services | None = None,
+        *,
+        output_schemas: bool = False,
     ) -> None:
         self.catalog = catalog
         self.executor = executor
@@ -73,7 +80,10 @@ class GatewayHandlers:
                     "rename them in their connector specs"
                 )
         self._native_tools: tuple[types.Tool, ...] = self.native.tools if self.native else ()
-        self._lists: dict[frozenset[str], types.ListToolsResult] = {}
+        self.lists = ToolLists(
+            catalog, self._native_tools, TOOLS_LIST_CACHE, output_schemas=output_schemas
+        )
+        self._empty_list = self.lists.empty_result()
         # subscriptions/listen streams, each scoped to its tenant (tool_changes).
         self.events = TenantEventBus()
 
@@ -94,17 +104,14 @@ class GatewayHandlers:
         self, ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
         tenant = self._tenant()
-        key = frozenset(tenant.connected_connectors())
-        result = self._lists.get(key)
-        if result is None:
-            result = types.ListToolsResult(
-                tools=[*self._native_tools, *self.catalog.tools_for(key)],
-                ttl_ms=TOOLS_LIST_CACHE.ttl_ms,
-                cache_scope=TOOLS_LIST_CACHE.scope,
-            )
-            self._lists[key] = result
-        logger.debug("tools/list for tenant %s: %d tools", tenant.id, len(result.tools))
-        return result
+        key = list_key(tenant)
+        logger.debug("tools/list for tenant %s: %d tools", tenant.id, self.lists.count(key))
+        slot = slot_of(ctx.request)
+        if slot is not None:
+            # HTTP: the cached bytes go into the SDK's response (tool_list_http).
+            slot.items = self.lists.wire_tools(key, ctx.protocol_version)
+            return self._empty_list
+        return self.lists.result(key)
 
     def tool_input_schema(self, name: str) -> Mapping[str, Any] | None:
         """The SDK's ``get_tool_input_schema`` hook, scoped to the current tenant.
