@@ -96,8 +96,9 @@ def raw_list(
     headers = {
         "Authorization": f"Bearer {key}",
         "Accept": "application/json, text/event-stream",
-        "MCP-Protocol-Version": era,
     }
+    if era:  # without it the SDK assumes its default handshake-era version
+        headers["MCP-Protocol-Version"] = era
     body_params: dict[str, Any] = dict(params or {})
     if era == MODERN:
         headers["Mcp-Method"] = "tools/list"
@@ -144,6 +145,15 @@ def test_raw_json_rpc_answer_is_the_sdks_answer(
         assert result["_meta"]["io.modelcontextprotocol/serverInfo"]["name"] == "fastn-gen"
     else:
         assert "ttlMs" not in result
+
+
+@pytest.mark.parametrize("era", ["", "2025-06-18", "2025-03-26", "2024-11-05"])
+def test_older_handshake_versions_get_the_sdks_answer(gateways: Gateways, era: str) -> None:
+    fast = raw_list(gateways.fast.url, gateways.keys.acme, era)
+    sdk = raw_list(gateways.sdk.url, gateways.keys.acme, era)
+    assert fast.status_code == sdk.status_code == 200
+    assert fast.json() == sdk.json()
+    assert len(fast.json()["result"]["tools"]) > len(NATIVE)
 
 
 @pytest.mark.parametrize("era", ERAS)
