@@ -119,8 +119,10 @@ def test_sse_mode_answers_are_the_sdks(
         (answer,) = [m for m in messages(ours) if "result" in m]
         assert answer["id"] == 7 and answer["result"]["tools"]
     if era == LEGACY:  # the handshake era streams its answer as an SSE event here
-        assert raw_list(fast.url, keys.acme, era).headers["content-type"].startswith(
-            "text/event-stream"
+        assert (
+            raw_list(fast.url, keys.acme, era)
+            .headers["content-type"]
+            .startswith("text/event-stream")
         )
 
 
