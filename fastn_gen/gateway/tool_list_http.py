@@ -7,7 +7,9 @@ ASGI app, after authentication and the request guards, and only gives the reques
 cached ``tools`` bytes in it and returns the same result with an empty ``tools``
 array; the SDK serialises that small result, and the wrapper writes the bytes into
 its ``"tools":[]`` on the way out (fixing ``content-length``). Nothing else of the
-response changes, so it equals what the SDK would have sent for the full list.
+response changes, so it equals what the SDK would have sent for the full list. A JSON
+answer to a client that accepts gzip is sent gzip-encoded (:mod:`.tool_list_gzip`: the
+list's bytes are compressed once), a few hundred kilobytes instead of megabytes.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fastn_gen.gateway.body_limit import SCOPE_MESSAGE
+from fastn_gen.gateway.tool_list_gzip import PackCache, accepts_gzip, gzip_around
 
 __all__ = ["SCOPE_SLOT", "ListSlot", "ToolListSplice", "slot_of"]
 
@@ -48,20 +51,26 @@ def _is_tools_list(scope: Scope) -> bool:
     return isinstance(message, dict) and message.get("method") == "tools/list"
 
 
-def splice(body: bytes, items: bytes) -> bytes:
-    """``body`` with its one empty ``tools`` array filled with ``items``."""
+def items_position(body: bytes) -> int:
+    """Where the items go in ``body``: inside its one empty ``tools`` array."""
     at = body.find(EMPTY_TOOLS)
     if at < 0 or body.find(EMPTY_TOOLS, at + 1) >= 0:
         raise ValueError("the response does not have exactly one empty tools array")
-    cut = at + len(EMPTY_TOOLS) - 1
+    return at + len(EMPTY_TOOLS) - 1
+
+
+def splice(body: bytes, items: bytes) -> bytes:
+    """``body`` with its one empty ``tools`` array filled with ``items``."""
+    cut = items_position(body)
     return body[:cut] + items + body[cut:]
 
 
 class ToolListSplice:
     """ASGI wrapper: fills the ``tools`` array of a ``tools/list`` answer from its slot."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, gzip: bool = True) -> None:
         self.app = app
+        self.packs = PackCache() if gzip else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not _is_tools_list(scope):
@@ -69,7 +78,11 @@ class ToolListSplice:
             return
         slot = ListSlot()
         scope[SCOPE_SLOT] = slot
-        await self.app(scope, receive, _SplicingSend(send, slot))
+        packs = None
+        if self.packs is not None:
+            accept = b",".join(v for k, v in scope["headers"] if k == b"accept-encoding")
+            packs = self.packs if accepts_gzip(accept.decode("latin-1")) else None
+        await self.app(scope, receive, _SplicingSend(send, slot, packs))
 
 
 class _SplicingSend:
@@ -79,9 +92,10 @@ class _SplicingSend:
     is spliced chunk by chunk, in the one event that carries the result.
     """
 
-    def __init__(self, send: Send, slot: ListSlot) -> None:
+    def __init__(self, send: Send, slot: ListSlot, packs: PackCache | None) -> None:
         self.send = send
         self.slot = slot
+        self.packs = packs  # set when the client accepts gzip
         self.start: Message | None = None  # held until the body is known
         self.sized = False
         self.body: list[bytes] = []
@@ -108,11 +122,23 @@ class _SplicingSend:
         await self.send({**message, "body": self._fill(chunk)})
 
     async def _send_whole(self, body: bytes) -> None:
-        assert self.start is not None
+        start = self.start
+        assert start is not None
+        headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
+        items = self.slot.items
+        encoded = any(k.lower() == b"content-encoding" for k, _ in headers)
+        if self.packs is not None and items and start["status"] == 200 and not encoded:
+            try:
+                cut = items_position(body)
+            except ValueError:
+                cut = -1
+            if cut >= 0:
+                self.filled = True
+                body = gzip_around(body[:cut], self.packs.get(items), body[cut:])
+                headers += [(b"content-encoding", b"gzip"), (b"vary", b"accept-encoding")]
         body = self._fill(body)
-        headers = [(k, v) for k, v in self.start["headers"] if k.lower() != b"content-length"]
         headers.append((b"content-length", str(len(body)).encode()))
-        await self.send({**self.start, "headers": headers})
+        await self.send({**start, "headers": headers})
         await self.send({"type": "http.response.body", "body": body})
 
     def _fill(self, chunk: bytes) -> bytes:

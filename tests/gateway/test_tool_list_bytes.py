@@ -30,8 +30,9 @@ LEGACY = "2025-11-25"
 MODERN = "2026-07-28"
 ERAS = [LEGACY, MODERN]
 NATIVE = {tool.name for tool in NATIVE_TOOLS}
-# Headers that differ between any two responses.
-PER_RESPONSE = {"date", "x-request-id", "content-length"}
+# Headers that differ between any two responses, and the gzip encoding the SDK never
+# applies (checked on its own below).
+PER_RESPONSE = {"date", "x-request-id", "content-length", "content-encoding", "vary"}
 
 
 @pytest.fixture
@@ -90,12 +91,18 @@ async def client_list(url: str, key: str, era: str) -> list[dict[str, Any]]:
 
 
 def raw_list(
-    url: str, key: str, era: str, request_id: Any = 7, params: dict[str, Any] | None = None
+    url: str,
+    key: str,
+    era: str,
+    request_id: Any = 7,
+    params: dict[str, Any] | None = None,
+    encoding: str = "gzip, deflate",
 ) -> httpx.Response:
     """One tools/list request as a client would POST it, without a client library."""
     headers = {
         "Authorization": f"Bearer {key}",
         "Accept": "application/json, text/event-stream",
+        "Accept-Encoding": encoding,
     }
     if era:  # without it the SDK assumes its default handshake-era version
         headers["MCP-Protocol-Version"] = era
@@ -137,7 +144,7 @@ def test_raw_json_rpc_answer_is_the_sdks_answer(
     assert comparable_headers(fast) == comparable_headers(sdk)
     assert fast.json() == sdk.json()
     assert fast.json()["id"] == request_id
-    assert int(fast.headers["content-length"]) == len(fast.content)
+    assert int(fast.headers["content-length"]) == fast.num_bytes_downloaded
     result = fast.json()["result"]
     assert result["tools"]
     if era == MODERN:  # cache hints and the server stamp are 2026-07-28 fields
@@ -145,6 +152,23 @@ def test_raw_json_rpc_answer_is_the_sdks_answer(
         assert result["_meta"]["io.modelcontextprotocol/serverInfo"]["name"] == "fastn-gen"
     else:
         assert "ttlMs" not in result
+
+
+@pytest.mark.parametrize("era", ERAS)
+def test_gzip_only_when_accepted_and_the_same_json(gateways: Gateways, era: str) -> None:
+    sdk = raw_list(gateways.sdk.url, gateways.keys.acme, era)
+    assert "content-encoding" not in sdk.headers
+    zipped = raw_list(gateways.fast.url, gateways.keys.acme, era)
+    assert zipped.headers["content-encoding"] == "gzip"
+    assert zipped.headers["vary"] == "accept-encoding"
+    assert int(zipped.headers["content-length"]) == zipped.num_bytes_downloaded
+    assert zipped.json() == sdk.json()
+    for refused in ("identity", "gzip;q=0, deflate", "br"):
+        plain = raw_list(gateways.fast.url, gateways.keys.acme, era, encoding=refused)
+        assert "content-encoding" not in plain.headers
+        assert plain.num_bytes_downloaded == len(plain.content)
+        assert plain.json() == sdk.json()
+        assert plain.num_bytes_downloaded > zipped.num_bytes_downloaded
 
 
 @pytest.mark.parametrize("era", ["", "2025-06-18", "2025-03-26", "2024-11-05"])
