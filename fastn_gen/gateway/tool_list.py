@@ -97,9 +97,6 @@ class ToolLists:
         self._wire: _Bounded[bytes] = _Bounded(MAX_CACHED_LISTS)
         self._entries: dict[tuple[str, str], bytes] = {}
 
-    def key_for(self, tenant: Tenant) -> ListKey:
-        return list_key(tenant)
-
     def tools(self, key: ListKey) -> list[types.Tool]:
         """Native tools, then the key's connector tools sorted by name."""
         return [*self.native_tools, *(self._advertise(t) for t in self.catalog.tools_for(key))]
