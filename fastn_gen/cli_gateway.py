@@ -73,6 +73,12 @@ _CONFIG_OPTION = click.option(
     "a restart (SIGHUP reloads them in any case).",
 )
 @click.option(
+    "--list-output-schemas",
+    is_flag=True,
+    help="Include connector tools' outputSchema in tools/list (left out by default: "
+    "most of a large list's size).",
+)
+@click.option(
     "--store",
     "store_url",
     default=None,
@@ -112,6 +118,7 @@ def serve(
     allowed_origins: tuple[str, ...],
     access_log: bool,
     watch: bool,
+    list_output_schemas: bool,
     store_url: str | None,
     tenants_from: str | None,
     upstream_timeout: float | None,
@@ -147,6 +154,8 @@ def serve(
         argv += ["--upstream-timeout", str(upstream_timeout)]
     argv += serve_options.forwarded(reliability)
     argv += operator_options.forwarded(reliability)
+    if list_output_schemas:
+        argv.append("--list-output-schemas")
     if stdio:
         argv += ["--tenant", str(tenant_id)]
     else:

@@ -36,6 +36,7 @@ from fastn_gen.gateway.services import Services
 from fastn_gen.gateway.serving import Serving
 from fastn_gen.gateway.tenancy import Tenant, TenantRegistry
 from fastn_gen.gateway.tool_changes import connect_registry
+from fastn_gen.gateway.tool_list_http import ToolListSplice
 from fastn_gen.observability.operator import operator_routes, with_request_ids
 from fastn_gen.observability.options import OperatorOptions
 
@@ -67,6 +68,10 @@ class HttpOptions:
     operator: OperatorOptions = OperatorOptions()
     # Live reload of the tenants file and generated/ (SIGHUP, --watch); None: off.
     reload: ReloadOptions | None = None
+    # Connector tools' outputSchema in tools/list (off: most of a large list's bytes).
+    list_output_schemas: bool = False
+    # Answer tools/list from cached bytes (tool_list_http); off: the SDK serialises it.
+    list_bytes: bool = True
 
 
 def anonymous_tenant(registry: TenantRegistry, options: HttpOptions) -> Tenant | None:
@@ -105,7 +110,9 @@ def create_app(
     policy = HostPolicy.for_bind(
         options.host, options.port, options.allowed_hosts, options.allowed_origins
     )
-    handlers = GatewayHandlers(catalog, executor, services)
+    handlers = GatewayHandlers(
+        catalog, executor, services, output_schemas=options.list_output_schemas
+    )
     connect_registry(handlers.events, registry)
     server = build_server(handlers)
     # Host/Origin are checked by HostOriginGuard before authentication, so the SDK's
@@ -118,7 +125,10 @@ def create_app(
         max_request_body_size=options.limits.max_body_bytes,
     )
     resource = None
+    # tools/list answers from cached bytes, spliced into the SDK's own response.
     inner: ASGIApp = StreamableHTTPASGIApp(manager)
+    if options.list_bytes:
+        inner = ToolListSplice(inner)
     if options.oauth is not None:
         native = handlers.native.tools if handlers.native is not None else ()
         tools = [*native, *(entry.tool for entry in catalog.tools.values())]

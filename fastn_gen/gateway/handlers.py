@@ -35,6 +35,8 @@ from fastn_gen.gateway.executor import Executor
 from fastn_gen.gateway.services import Services
 from fastn_gen.gateway.tenancy import Connection, Tenant
 from fastn_gen.gateway.tool_changes import TenantEventBus
+from fastn_gen.gateway.tool_list import ToolLists
+from fastn_gen.gateway.tool_list_http import slot_of
 from fastn_gen.gateway.tool_views import ToolView, ToolViews
 from fastn_gen.native.meta_tools import META_NAMES, META_TOOLS, MetaTools
 from fastn_gen.native.registry import NativeTools
@@ -63,7 +65,12 @@ class GatewayHandlers:
     """Answers ``tools/*`` from a :class:`Catalog` (and ``resources/*`` with services)."""
 
     def __init__(
-        self, catalog: Catalog, executor: Executor, services: Services | None = None
+        self,
+        catalog: Catalog,
+        executor: Executor,
+        services: Services | None = None,
+        *,
+        output_schemas: bool = False,
     ) -> None:
         self.catalog = catalog
         self.executor = executor
@@ -84,18 +91,24 @@ class GatewayHandlers:
                 "rename them in their connector specs"
             )
         self._native_tools: tuple[types.Tool, ...] = self.native.tools if self.native else ()
-        # Per (connectors, toolset): the list and the callable names (toolsets).
-        self.views = ToolViews(catalog, self._native_tools, META_TOOLS, TOOLS_LIST_CACHE)
-        # Search mode's fastn_search_tools and fastn_call_tool (native/meta_tools).
-        self.meta = MetaTools(self._native_tools, catalog, self.views.facts)
+        self._output_schemas = output_schemas
+        self._use(catalog)
         # subscriptions/listen streams, each scoped to its tenant (tool_changes).
         self.events = TenantEventBus()
 
     def use_catalog(self, catalog: Catalog) -> None:
         """Serve ``catalog`` from now on (a live reload); every cached list is dropped."""
+        self._use(catalog)
+
+    def _use(self, catalog: Catalog) -> None:
         self.catalog = catalog
+        # Per (connectors, toolset): the list and the callable names (toolsets).
         self.views = ToolViews(catalog, self._native_tools, META_TOOLS, TOOLS_LIST_CACHE)
+        # Search mode's fastn_search_tools and fastn_call_tool (native/meta_tools).
         self.meta = MetaTools(self._native_tools, catalog, self.views.facts)
+        # Each view's list as the SDK serialises it and as cached wire bytes.
+        self.lists = ToolLists(catalog, TOOLS_LIST_CACHE, output_schemas=self._output_schemas)
+        self._empty_list = self.lists.empty_result()
 
     def _tenant(self) -> Tenant:
         tenant = current_tenant()
@@ -114,9 +127,14 @@ class GatewayHandlers:
         self, ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
         tenant = self._tenant()
-        result = self.views.for_tenant(tenant).listed
-        logger.debug("tools/list for tenant %s: %d tools", tenant.id, len(result.tools))
-        return result
+        view = self.views.for_tenant(tenant)
+        logger.debug("tools/list for tenant %s: %d tools", tenant.id, len(view.listed.tools))
+        slot = slot_of(ctx.request)
+        if slot is not None:
+            # HTTP: the cached bytes go into the SDK's response (tool_list_http).
+            slot.items = self.lists.wire_tools(view, ctx.protocol_version)
+            return self._empty_list
+        return self.lists.result(view)
 
     def tool_input_schema(self, name: str) -> Mapping[str, Any] | None:
         """The SDK's ``get_tool_input_schema`` hook, scoped to the current tenant.

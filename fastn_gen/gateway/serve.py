@@ -100,6 +100,8 @@ def run_http(
     reliability: Reliability | None = None,
     operator: operator_options.OperatorOptions | None = None,
     watch: bool = False,
+    list_output_schemas: bool = False,
+    list_bytes: bool = True,
 ) -> None:
     """Serve ``/mcp`` and ``/healthz`` (and ``/metrics``, ``/admin``) until interrupted.
 
@@ -128,6 +130,8 @@ def run_http(
             tenants_from=tenants_from,
             baseline=baseline,
         ),
+        list_output_schemas=list_output_schemas,
+        list_bytes=list_bytes,
     )
     try:
         app = create_app(catalog, registry, executor, options, services)
@@ -158,6 +162,7 @@ def run_stdio(
     upstream_timeout: float | None = None,
     reliability: Reliability | None = None,
     tenants_from: str | None = None,
+    list_output_schemas: bool = False,
 ) -> None:
     """Serve one tenant over stdin/stdout until the client closes stdin."""
     catalog, registry = _load(config_path, generated_dir, tenants_from, store_url)
@@ -165,7 +170,14 @@ def run_stdio(
     services = Services.create(catalog, registry, executor, store_url=store_url)
 
     async def serve() -> None:
-        await serve_stdio(generated_dir, registry, tenant_id, executor, services=services)
+        await serve_stdio(
+            generated_dir,
+            registry,
+            tenant_id,
+            executor,
+            services=services,
+            list_output_schemas=list_output_schemas,
+        )
 
     anyio.run(serve)
 
@@ -208,6 +220,11 @@ def _parser(generated_default: Path) -> argparse.ArgumentParser:
             default=None,
             help="seconds to wait for an upstream's answer (default 30)",
         )
+        p.add_argument(
+            "--list-output-schemas",
+            action="store_true",
+            help="include connector tools' outputSchema in tools/list (default: left out)",
+        )
         add_reliability_arguments(p)
         operator_options.add_arguments(p)
     http = sub.choices["http"]
@@ -240,6 +257,12 @@ def _parser(generated_default: Path) -> argparse.ArgumentParser:
         action="store_true",
         help="reload the tenants file and the generated directory when they change "
         "(SIGHUP reloads them in any case)",
+    )
+    http.add_argument(
+        "--no-list-bytes",
+        action="store_true",
+        help="serialise every tools/list through the SDK instead of cached bytes (slower; "
+        "for comparison)",
     )
     sub.choices["stdio"].add_argument("--tenant", required=True, help="the tenant to serve")
     return parser
@@ -274,6 +297,8 @@ def main(argv: Sequence[str] | None = None, *, generated_dir: Path = DEFAULT_GEN
                 reliability=Reliability.from_args(args),
                 operator=operator_options.OperatorOptions.from_args(args),
                 watch=args.watch,
+                list_output_schemas=args.list_output_schemas,
+                list_bytes=not args.no_list_bytes,
             )
         else:
             run_stdio(
@@ -284,6 +309,7 @@ def main(argv: Sequence[str] | None = None, *, generated_dir: Path = DEFAULT_GEN
                 args.upstream_timeout,
                 Reliability.from_args(args),
                 tenants_from=args.tenants_from,
+                list_output_schemas=args.list_output_schemas,
             )
     except (
         CatalogError,

@@ -30,6 +30,7 @@ async def serve_stdio(
     executor: Executor | None = None,
     *,
     services: Services | None = None,
+    list_output_schemas: bool = False,
 ) -> None:
     """Serve ``tenant_id``'s tools on stdin/stdout until the client closes stdin.
 
@@ -47,7 +48,8 @@ async def serve_stdio(
         # A client's session, not a server: manual and event-triggered flows run here,
         # scheduled ones and the resumption of interrupted runs are the HTTP gateway's.
         services.schedule_flows = False
-    server = build_server(GatewayHandlers(catalog, executor, services))
+    handlers = GatewayHandlers(catalog, executor, services, output_schemas=list_output_schemas)
+    server = build_server(handlers)
     try:
         if services is not None:
             await services.open()

@@ -23,6 +23,8 @@ ViewKey = tuple[frozenset[str], Toolset]
 
 @dataclass(frozen=True, slots=True)
 class ToolView:
+    # What decides this view; every cache of its list (tool_list) is keyed by it.
+    key: ViewKey
     listed: types.ListToolsResult
     # The native and connector tools this request may call (never the meta-tools).
     callable: frozenset[str]
@@ -80,11 +82,12 @@ class ToolViews:
         key = view_key(tenant)
         view = self._views.get(key)
         if view is None:
-            view = self._build(*key)
+            view = self._build(key)
             self._views[key] = view
         return view
 
-    def _build(self, connectors: frozenset[str], toolset: Toolset) -> ToolView:
+    def _build(self, key: ViewKey) -> ToolView:
+        connectors, toolset = key
         natives = [tool for tool, facts in self._natives if toolset.admits(facts)]
         dynamic = tuple(
             tool
@@ -98,4 +101,4 @@ class ToolViews:
             tools=list(shown), ttl_ms=self._hint.ttl_ms, cache_scope=self._hint.scope
         )
         names = frozenset(tool.name for tool in (*natives, *dynamic))
-        return ToolView(listed, names, dynamic, toolset.search)
+        return ToolView(key, listed, names, dynamic, toolset.search)

@@ -152,6 +152,25 @@ async def test_serve_stdio_serves_one_tenant(tenants: tuple[Path, str, str]) -> 
     assert not any(n.startswith("shopify_") for n in names)
 
 
+async def test_serve_lists_output_schemas_only_when_asked(tenants: tuple[Path, str, str]) -> None:
+    config, _, _ = tenants
+    listed: list[dict[str, object]] = []
+    for extra in ([], ["--list-output-schemas"]):
+        args = ["serve", "--stdio", "--tenant", "globex", "--config", str(config)]
+        params = StdioServerParameters(
+            command=FASTN, args=[*args, "--generated", str(SHIPPED), *extra], env=gateway_env()
+        )
+        async with Client(params, read_timeout_seconds=30) as client:
+            tools = (await client.list_tools()).tools
+        listed.append({t.name: t.output_schema for t in tools})
+    default, asked = listed
+    assert default.keys() == asked.keys()
+    assert default["slack_auth_test"] is None
+    assert asked["slack_auth_test"] is not None
+    # Native tools list theirs either way.
+    assert default["fastn_list_integrations"] == asked["fastn_list_integrations"] is not None
+
+
 def test_serve_refuses_inconsistent_options(tmp_path: Path) -> None:
     no_tenant = fastn("serve", "--stdio")
     tenant_without_stdio = fastn("serve", "--tenant", "acme")

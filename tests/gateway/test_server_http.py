@@ -111,7 +111,11 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     )
     config = root / "tenants.yaml"
     keys = write_tenants(config)
-    gateway = GatewayProcess(config, generated, root / "gateway.log", env=tokens.env())
+    # Output schemas listed, so the client checks every call's structuredContent against
+    # them (connector tools are listed without them by default).
+    gateway = GatewayProcess(
+        config, generated, root / "gateway.log", env=tokens.env(), extra=["--list-output-schemas"]
+    )
     try:
         gateway.start()
         yield Deployment(gateway, slack, shopify, keys, tokens, config, generated)

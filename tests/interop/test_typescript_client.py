@@ -94,7 +94,14 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
         root / "generated", slack_base=slack.url, shopify_base=shopify.shop_url_template
     )
     keys = write_tenants(root / "tenants.yaml")
-    gateway = GatewayProcess(root / "tenants.yaml", generated, root / "gateway.log", env=tokens)
+    # Output schemas listed (off by default), so callTool checks structuredContent.
+    gateway = GatewayProcess(
+        root / "tenants.yaml",
+        generated,
+        root / "gateway.log",
+        env=tokens,
+        extra=["--list-output-schemas"],
+    )
     try:
         gateway.start()
         yield Deployment(gateway, slack, shopify, keys, tokens)
