@@ -80,6 +80,7 @@ def tools_report(config: Path, generated: Path, tenant_id: str, key_id: str | No
     from fastn_gen.gateway.catalog import Catalog, CatalogError
     from fastn_gen.gateway.handlers import TOOLS_LIST_CACHE
     from fastn_gen.gateway.tenancy import TenantConfigError, TenantRegistry
+    from fastn_gen.gateway.tool_list import ToolLists
     from fastn_gen.gateway.tool_views import ToolViews
     from fastn_gen.native.meta_tools import META_TOOLS
     from fastn_gen.native.registry import NATIVE_NAMES, NATIVE_TOOLS
@@ -119,7 +120,8 @@ def tools_report(config: Path, generated: Path, tenant_id: str, key_id: str | No
         rows.append({"name": name, "connector": facts.connector or "native", "access": access})
     known_tags = {tag for entry in catalog.tools.values() for tag in entry.tags}
     used_tags = {tag for f in tenant.toolset.filters for tag in f.tags or ()}
-    size, tokens = list_size(view.listed)
+    # As served: connector tools without outputSchema (serve's default).
+    size, tokens = list_size(ToolLists(catalog, TOOLS_LIST_CACHE).result(view))
     listed = len(view.listed.tools)
     return ToolsReport(
         tenant=tenant.id,
