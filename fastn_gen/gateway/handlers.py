@@ -23,6 +23,13 @@ from mcp.shared.exceptions import MCPError
 from pydantic import ValidationError
 
 from fastn_gen import __version__
+from fastn_gen.gateway.accounts import (
+    AccountRefusal,
+    AccountShape,
+    AccountTools,
+    account_shape,
+    choose_account,
+)
 from fastn_gen.gateway.calls import describe_validation_error, error_result, outcome_result
 from fastn_gen.gateway.catalog import Catalog, CatalogError, ToolEntry
 from fastn_gen.gateway.context import current_tenant
@@ -73,7 +80,9 @@ class GatewayHandlers:
                     "rename them in their connector specs"
                 )
         self._native_tools: tuple[types.Tool, ...] = self.native.tools if self.native else ()
-        self._lists: dict[frozenset[str], types.ListToolsResult] = {}
+        # Keyed by connectors and accounts per connector (tenants of one shape share).
+        self._lists: dict[tuple[frozenset[str], AccountShape], types.ListToolsResult] = {}
+        self.accounts = AccountTools(catalog)
         # subscriptions/listen streams, each scoped to its tenant (tool_changes).
         self.events = TenantEventBus()
 
@@ -94,11 +103,13 @@ class GatewayHandlers:
         self, ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
         tenant = self._tenant()
-        key = frozenset(tenant.connected_connectors())
+        connectors = frozenset(tenant.connected_connectors())
+        key = (connectors, account_shape(tenant))
         result = self._lists.get(key)
         if result is None:
+            tools = self.accounts.tools(*key) if key[1] else self.catalog.tools_for(connectors)
             result = types.ListToolsResult(
-                tools=[*self._native_tools, *self.catalog.tools_for(key)],
+                tools=[*self._native_tools, *tools],
                 ttl_ms=TOOLS_LIST_CACHE.ttl_ms,
                 cache_scope=TOOLS_LIST_CACHE.scope,
             )
@@ -119,7 +130,7 @@ class GatewayHandlers:
         if self.native is not None and name in self.native:
             return self.native.input_schema(name)
         entry = self.catalog.visible(name, tenant.connected_connectors())
-        return entry.input_schema if entry is not None else None
+        return self.accounts.input_schema(tenant, entry) if entry is not None else None
 
     async def call_tool(
         self, ctx: ServerRequestContext[Any, Any], params: types.CallToolRequestParams
@@ -128,32 +139,36 @@ class GatewayHandlers:
         if self.native is not None and params.name in self.native:
             return await self.native.call(tenant, params.name, params.arguments)
         entry = self._entry(tenant, params.name)
-        connection = tenant.connection_for(entry.connector.name)
-        if connection is None:
-            raise unknown_tool(params.name)
         if self.services is not None:
-            result, _ = await self.services.calls.call(tenant, entry, connection, params.arguments)
-            return result
-        return await self._call_unrecorded(tenant, entry, connection, params)
+            done = await self.services.calls.call_for_client(tenant, entry, params.arguments)
+            if done is None:
+                raise unknown_tool(params.name)
+            return done[0]
+        choice = choose_account(tenant, entry, params.arguments)
+        if choice is None:
+            raise unknown_tool(params.name)
+        if isinstance(choice, AccountRefusal):
+            return error_result(choice.message, choice.structured())
+        return await self._call_unrecorded(tenant, entry, choice.connection, choice.arguments)
 
     async def _call_unrecorded(
         self,
         tenant: Tenant,
         entry: ToolEntry,
         connection: Connection,
-        params: types.CallToolRequestParams,
+        arguments: Mapping[str, Any] | None,
     ) -> types.CallToolResult:
         try:
-            validated = entry.input_model().model_validate(params.arguments or {})
+            validated = entry.input_model().model_validate(arguments or {})
         except ValidationError as exc:
-            return error_result(describe_validation_error(params.name, exc))
+            return error_result(describe_validation_error(entry.name, exc))
         try:
             outcome = await self.executor.execute(
                 tenant, connection, entry.connector, entry.operation, validated.to_arguments()
             )
         except Exception:
-            logger.exception("tool %s failed for tenant %s", params.name, tenant.id)
-            return error_result(f"{params.name} failed: internal error in the gateway")
+            logger.exception("tool %s failed for tenant %s", entry.name, tenant.id)
+            return error_result(f"{entry.name} failed: internal error in the gateway")
         return outcome_result(outcome)
 
     # -- resources --------------------------------------------------------------------
