@@ -17,6 +17,7 @@ from collections.abc import Callable
 import anyio.lowlevel
 from mcp.server.subscriptions import ListenHandler, ServerEvent, ToolsListChanged
 
+from fastn_gen.gateway.accounts import AccountShape, account_shape
 from fastn_gen.gateway.context import current_tenant
 from fastn_gen.gateway.tenancy import Tenant, TenantRegistry
 
@@ -34,7 +35,7 @@ class TenantEventBus:
     def __init__(self) -> None:
         self._listeners: dict[str, dict[object, Listener]] = {}
         # The connector set each subscribed tenant was last told about.
-        self._announced: dict[str, frozenset[str]] = {}
+        self._announced: dict[str, ListShape] = {}
         self.delivered = 0
 
     def handler(self) -> ListenHandler:
@@ -83,15 +84,20 @@ class TenantEventBus:
             if tid not in self._listeners:
                 continue
             tenant = await registry.find(tid)
-            now = _connectors(tenant) if tenant is not None else frozenset()
+            now = _connectors(tenant) if tenant is not None else (frozenset(), ())
             if self._announced.get(tid) == now:
                 continue
             self._announced[tid] = now
             await self.publish_to(tid, ToolsListChanged())
 
 
-def _connectors(tenant: Tenant) -> frozenset[str]:
-    return frozenset(tenant.connected_connectors())
+# What a tenant's tool list depends on: its connectors, and its accounts per connector
+# (a second account changes the schemas without changing the connectors).
+ListShape = tuple[frozenset[str], AccountShape]
+
+
+def _connectors(tenant: Tenant) -> ListShape:
+    return frozenset(tenant.connected_connectors()), account_shape(tenant)
 
 
 def connect_registry(bus: TenantEventBus, registry: TenantRegistry) -> None:
