@@ -45,6 +45,9 @@ AccountShape = tuple[tuple[str, Accounts], ...]
 
 def account_shape(tenant: Tenant) -> AccountShape:
     """The tenant's connectors with several connections (empty for most tenants)."""
+    # On every tools/list: the common case (one connection each) is answered first.
+    if len({c.connector for c in tenant.connections.values()}) == len(tenant.connections):
+        return ()
     by_connector: dict[str, list[str]] = {}
     for connection in tenant.connections.values():
         by_connector.setdefault(connection.connector, []).append(connection.name)
