@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from mcp_types import CallToolRequestParams
 
 from fastn_gen.gateway.accounts import (
     AccountChoice,
@@ -18,10 +19,14 @@ from fastn_gen.gateway.accounts import (
     with_account,
 )
 from fastn_gen.gateway.catalog import Catalog
+from fastn_gen.gateway.context import serving_tenant
+from fastn_gen.gateway.executor import Executor
+from fastn_gen.gateway.handlers import GatewayHandlers
 from fastn_gen.gateway.tenancy import Connection, Tenant, TenantRegistry, validate_tenants
 from fastn_gen.gateway.tenant_rows import LimitsResolver, tenant_from_record
 from fastn_gen.store.tenant_records import ConnectionRow, TenantRecord, TenantRow
-from tests.gateway.fixtures.gateway_process import GENERATED_MIN
+from tests.gateway.fixtures.gateway_process import GENERATED_MIN, SHOPIFY_BASE, generated_dir
+from tests.upstreams import SlackUpstream
 
 
 @pytest.fixture(scope="module")
@@ -151,3 +156,58 @@ def test_named_connections_load_from_a_file_and_from_the_store(tmp_path: Path) -
     from_store = tenant_from_record(record, LimitsResolver({}), None)
     expected = (("slack", Accounts(("slack", "slack-eu"), "slack")),)
     assert account_shape(from_file) == account_shape(from_store) == expected
+
+
+NO_CONTEXT: Any = None  # the handlers read the tenant from the context variable only
+
+
+def send(arguments: dict[str, Any]) -> CallToolRequestParams:
+    return CallToolRequestParams(name="slack_send_message", arguments=arguments)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.mark.anyio
+async def test_handlers_without_services_route_by_account(
+    tmp_path: Path, slack_upstream: SlackUpstream
+) -> None:
+    """The SDK's schema hook and the unrecorded call path (no store) see accounts too."""
+    generated = generated_dir(
+        tmp_path / "generated", slack_base=slack_upstream.url, shopify_base=SHOPIFY_BASE
+    )
+    slack_upstream.allow_token("tok-default", "tok-eu")
+    registry = TenantRegistry.from_text(
+        "version: 1\ntenants:\n"
+        "  - id: multi\n    connections:\n"
+        '      - {connector: slack, credentials: {token: "${A}"}}\n'
+        '      - {connector: slack, name: slack-eu, credentials: {token: "${B}"}}\n'
+        "  - id: single\n    connections:\n"
+        '      - {connector: slack, credentials: {token: "${A}"}}\n',
+        base_dir=tmp_path,
+        environ={"A": "tok-default", "B": "tok-eu"},
+    )
+    multi, single = registry.get("multi"), registry.get("single")
+    assert multi is not None and single is not None
+    executor = Executor(environ={"A": "tok-default", "B": "tok-eu"})
+    handlers = GatewayHandlers(Catalog.load(generated), executor)
+    try:
+        with serving_tenant(multi):
+            schema = handlers.tool_input_schema("slack_send_message")
+            assert schema is not None and schema["properties"]["account"]["default"] == "slack"
+            assert handlers.tool_input_schema("shopify_list_orders") is None
+            args = {"channel": "C001", "text": "hi", "account": "slack-eu"}
+            done = await handlers.call_tool(NO_CONTEXT, send(args))
+            refused = await handlers.call_tool(NO_CONTEXT, send({**args, "account": "eu"}))
+        with serving_tenant(single):
+            plain = handlers.tool_input_schema("slack_send_message")
+            assert plain is not None and "account" not in plain["properties"]
+    finally:
+        await executor.aclose()
+    assert not done.is_error
+    assert refused.is_error and refused.structured_content is not None
+    assert refused.structured_content["field"] == "account"
+    (sent,) = slack_upstream.requests
+    assert sent.header("authorization") == "Bearer tok-eu"
