@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import mcp_types as types
+from mcp.server.caching import CacheHint
 
 from fastn_gen.gateway.catalog import Catalog, ToolEntry
 from fastn_gen.gateway.tenancy import Connection, Tenant
@@ -154,7 +155,29 @@ class AccountTools:
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
         self._lists: dict[tuple[frozenset[str], AccountShape], tuple[types.Tool, ...]] = {}
+        self._results: dict[tuple[frozenset[str], AccountShape], types.ListToolsResult] = {}
         self._schemas: dict[tuple[str, Accounts], dict[str, Any]] = {}
+
+    def listing(
+        self,
+        tenant: Tenant,
+        shape: AccountShape,
+        native_tools: tuple[types.Tool, ...],
+        hint: CacheHint,
+    ) -> types.ListToolsResult:
+        """``tools/list`` for a tenant with accounts: native tools, then its tools."""
+        key = (frozenset(tenant.connected_connectors()), shape)
+        result = self._results.get(key)
+        if result is None:
+            result = types.ListToolsResult(
+                tools=[*native_tools, *self.tools(*key)],
+                ttl_ms=hint.ttl_ms,
+                cache_scope=hint.scope,
+            )
+            if len(self._results) >= MAX_CACHED:
+                self._results.clear()
+            self._results[key] = result
+        return result
 
     def tools(self, connectors: frozenset[str], shape: AccountShape) -> tuple[types.Tool, ...]:
         """The catalog's tools for ``connectors``, with the account argument where due."""

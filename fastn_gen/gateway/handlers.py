@@ -25,7 +25,6 @@ from pydantic import ValidationError
 from fastn_gen import __version__
 from fastn_gen.gateway.accounts import (
     AccountRefusal,
-    AccountShape,
     AccountTools,
     account_shape,
     choose_account,
@@ -80,8 +79,8 @@ class GatewayHandlers:
                     "rename them in their connector specs"
                 )
         self._native_tools: tuple[types.Tool, ...] = self.native.tools if self.native else ()
-        # Keyed by connectors and accounts per connector (tenants of one shape share).
-        self._lists: dict[tuple[frozenset[str], AccountShape], types.ListToolsResult] = {}
+        self._lists: dict[frozenset[str], types.ListToolsResult] = {}
+        # Lists and schemas of tenants with several accounts of a connector.
         self.accounts = AccountTools(catalog)
         # subscriptions/listen streams, each scoped to its tenant (tool_changes).
         self.events = TenantEventBus()
@@ -103,13 +102,14 @@ class GatewayHandlers:
         self, ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
         tenant = self._tenant()
-        connectors = frozenset(tenant.connected_connectors())
-        key = (connectors, account_shape(tenant))
+        shape = account_shape(tenant)
+        if shape:
+            return self.accounts.listing(tenant, shape, self._native_tools, TOOLS_LIST_CACHE)
+        key = frozenset(tenant.connected_connectors())
         result = self._lists.get(key)
         if result is None:
-            tools = self.accounts.tools(*key) if key[1] else self.catalog.tools_for(connectors)
             result = types.ListToolsResult(
-                tools=[*self._native_tools, *tools],
+                tools=[*self._native_tools, *self.catalog.tools_for(key)],
                 ttl_ms=TOOLS_LIST_CACHE.ttl_ms,
                 cache_scope=TOOLS_LIST_CACHE.scope,
             )

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from mcp.server.caching import CacheHint
 from mcp_types import CallToolRequestParams
 
 from fastn_gen.gateway.accounts import (
@@ -104,6 +105,11 @@ def test_tenants_of_one_shape_share_a_list(catalog: Catalog) -> None:
         "slack",
         "slack-us",
     ]
+    hint = CacheHint(ttl_ms=0, scope="private")
+    listed = tools.listing(first, account_shape(first), (), hint)
+    assert tools.listing(second, account_shape(second), (), hint) is listed
+    assert tools.listing(third, account_shape(third), (), hint) is not listed
+    assert tuple(listed.tools) == one and listed.cache_scope == "private"
     # The catalog's own tools are never modified.
     assert "account" not in catalog.tools["slack_send_message"].input_schema["properties"]
     assert tools.input_schema(first, catalog.tools["slack_list_channels"]) is tools.input_schema(
