@@ -16,13 +16,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import mcp_types as types
-from mcp.server.caching import CacheHint
 
 from fastn_gen.gateway.catalog import Catalog, ToolEntry
 from fastn_gen.gateway.tenancy import Connection, Tenant
+
+if TYPE_CHECKING:
+    # Only a type here: importing mcp.server loads the whole SDK, which the CLI
+    # (tenants_admin -> services -> calls -> accounts) does not otherwise need.
+    from mcp.server.caching import CacheHint
 
 ACCOUNT_ARGUMENT = "account"
 FALLBACK_ARGUMENT = "fastn_account"
