@@ -122,12 +122,19 @@ class ToolInvoker:
         self, tenant: Tenant, tool: str, arguments: Mapping[str, Any]
     ) -> CallOutcome:
         entry = self.services.catalog.visible(tool, tenant.connected_connectors())
-        connection = tenant.connection_for(entry.connector.name) if entry is not None else None
-        if entry is None or connection is None or not tenant.toolset.admits(entry_facts(entry)):
+        if entry is not None and not tenant.toolset.admits(entry_facts(entry)):
+            entry = None
+        started = time.perf_counter()
+        # Like a client's call: an account argument picks one of several connections.
+        done = (
+            await self.services.calls.call_for_client(tenant, entry, arguments)
+            if entry is not None
+            else None
+        )
+        if done is None:
             # The same answer as for an MCP client: nothing about other tenants' tools.
             return failure(f"Unknown tool: {tool}", "unknown_tool")
-        started = time.perf_counter()
-        result, outcome = await self.services.calls.call(tenant, entry, connection, arguments)
+        result, outcome = done
         latency = (time.perf_counter() - started) * 1000.0
         if outcome is None:  # refused before going upstream: arguments or a limit
             structured = result.structured_content or {}

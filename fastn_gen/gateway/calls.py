@@ -14,6 +14,7 @@ from typing import Any
 import mcp_types as types
 from pydantic import ValidationError
 
+from fastn_gen.gateway.accounts import AccountRefusal, choose_account
 from fastn_gen.gateway.catalog import ToolEntry
 from fastn_gen.gateway.executor import Executor
 from fastn_gen.gateway.outcome import ERR_ARGUMENTS, ToolOutcome, error_outcome
@@ -61,6 +62,24 @@ class ConnectorCalls:
         self.quotas = quotas
         self.recorder = recorder
 
+    async def call_for_client(
+        self, tenant: Tenant, entry: ToolEntry, arguments: Mapping[str, Any] | None
+    ) -> tuple[types.CallToolResult, ToolOutcome | None] | None:
+        """A call as a client makes it: the account argument picks the connection.
+
+        None when the tenant has no connection to the tool's connector.
+        """
+        choice = choose_account(tenant, entry, arguments)
+        if choice is None:
+            return None
+        if isinstance(choice, AccountRefusal):
+            refused = error_outcome(choice.message, ERR_ARGUMENTS, 0.0)
+            await self.recorder.tool_call(
+                tenant.id, entry.name, entry.connector.name, refused, arguments
+            )
+            return error_result(choice.message, choice.structured()), None
+        return await self.call(tenant, entry, choice.connection, choice.arguments)
+
     async def call(
         self,
         tenant: Tenant,
@@ -75,7 +94,9 @@ class ConnectorCalls:
         except ValidationError as exc:
             message = describe_validation_error(name, exc)
             refused = error_outcome(message, ERR_ARGUMENTS, 0.0)
-            await self.recorder.tool_call(tenant.id, name, connector, refused, arguments)
+            await self.recorder.tool_call(
+                tenant.id, name, connector, refused, arguments, connection=connection.name
+            )
             return error_result(message), None
         refusal = await self.quotas.consume(tenant, connector, name)
         if refusal is not None:
@@ -92,7 +113,9 @@ class ConnectorCalls:
             outcome = error_outcome(
                 f"{name} failed: internal error in the gateway", ERR_INTERNAL, 0.0
             )
-        await self.recorder.tool_call(tenant.id, name, connector, outcome, arguments)
+        await self.recorder.tool_call(
+            tenant.id, name, connector, outcome, arguments, connection=connection.name
+        )
         logger.debug(
             "tool %s tenant %s: status %s in %.1f ms%s",
             name,

@@ -28,6 +28,11 @@ from mcp.shared.exceptions import MCPError
 from pydantic import ValidationError
 
 from fastn_gen import __version__
+from fastn_gen.gateway.accounts import (
+    AccountRefusal,
+    AccountTools,
+    choose_account,
+)
 from fastn_gen.gateway.calls import describe_validation_error, error_result, outcome_result
 from fastn_gen.gateway.catalog import Catalog, CatalogError, ToolEntry
 from fastn_gen.gateway.context import current_tenant
@@ -102,8 +107,12 @@ class GatewayHandlers:
 
     def _use(self, catalog: Catalog) -> None:
         self.catalog = catalog
-        # Per (connectors, toolset): the list and the callable names (toolsets).
-        self.views = ToolViews(catalog, self._native_tools, META_TOOLS, TOOLS_LIST_CACHE)
+        # Lists and schemas of tenants with several accounts of a connector.
+        self.accounts = AccountTools(catalog)
+        # Per (connectors, toolset, accounts): the list and the callable names.
+        self.views = ToolViews(
+            catalog, self._native_tools, META_TOOLS, TOOLS_LIST_CACHE, self.accounts
+        )
         # Search mode's fastn_search_tools and fastn_call_tool (native/meta_tools).
         self.meta = MetaTools(self._native_tools, catalog, self.views.facts)
         # Each view's list as the SDK serialises it and as cached wire bytes.
@@ -154,7 +163,7 @@ class GatewayHandlers:
         if self.native is not None and name in self.native:
             return self.native.input_schema(name)
         entry = self.catalog.visible(name, tenant.connected_connectors())
-        return entry.input_schema if entry is not None else None
+        return self.accounts.input_schema(tenant, entry) if entry is not None else None
 
     async def call_tool(
         self, ctx: ServerRequestContext[Any, Any], params: types.CallToolRequestParams
@@ -168,7 +177,9 @@ class GatewayHandlers:
             ) -> types.CallToolResult:
                 return await self._call(tenant, view, name, arguments)
 
-            return await self.meta.call(params.name, params.arguments, view.callable, dispatch)
+            return await self.meta.call(
+                params.name, params.arguments, view.callable, dispatch, self.tool_input_schema
+            )
         return await self._call(tenant, view, params.name, params.arguments)
 
     async def _call(
@@ -180,13 +191,18 @@ class GatewayHandlers:
         if self.native is not None and name in self.native:
             return await self.native.call(tenant, name, arguments)
         entry = self._entry(tenant, name)
-        connection = tenant.connection_for(entry.connector.name)
-        if connection is None:
-            raise unknown_tool(name)
         if self.services is not None:
-            result, _ = await self.services.calls.call(tenant, entry, connection, arguments)
-            return result
-        return await self._call_unrecorded(tenant, entry, connection, arguments)
+            # An account argument, if any, picks one of several connections (accounts).
+            done = await self.services.calls.call_for_client(tenant, entry, arguments)
+            if done is None:
+                raise unknown_tool(name)
+            return done[0]
+        choice = choose_account(tenant, entry, arguments)
+        if choice is None:
+            raise unknown_tool(name)
+        if isinstance(choice, AccountRefusal):
+            return error_result(choice.message, choice.structured())
+        return await self._call_unrecorded(tenant, entry, choice.connection, choice.arguments)
 
     async def _call_unrecorded(
         self,

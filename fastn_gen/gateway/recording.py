@@ -266,8 +266,19 @@ class EventRecorder:
         connector: str,
         outcome: ToolOutcome,
         arguments: Mapping[str, Any] | None,
+        *,
+        connection: str | None = None,
     ) -> None:
-        """A connector tool call that ran: its event, and the integration's status."""
+        """A connector tool call that ran: its event, and the integration's status.
+
+        ``connection`` names the tenant's connection the call used (None when the call
+        was refused before one was chosen).
+        """
+        detail: dict[str, Any] = {}
+        if outcome.error:
+            detail["error_kind"] = outcome.error
+        if connection is not None:
+            detail["connection"] = connection
         await self.event(
             tenant_id,
             "tool_call",
@@ -278,7 +289,7 @@ class EventRecorder:
             upstream_status=outcome.upstream_status,
             error=outcome.text if outcome.is_error else None,
             arguments=arguments,
-            detail={"error_kind": outcome.error} if outcome.error else None,
+            detail=detail,
         )
         if reached_upstream(outcome):
             await self.outcome(

@@ -17,6 +17,7 @@ from collections.abc import Callable, Collection
 import anyio.lowlevel
 from mcp.server.subscriptions import ListenHandler, ServerEvent, ToolsListChanged
 
+from fastn_gen.gateway.accounts import AccountShape, account_shape
 from fastn_gen.gateway.context import current_tenant
 from fastn_gen.gateway.tenancy import Tenant, TenantRegistry
 
@@ -34,7 +35,7 @@ class TenantEventBus:
     def __init__(self) -> None:
         self._listeners: dict[str, dict[object, Listener]] = {}
         # The connector set each subscribed tenant was last told about.
-        self._announced: dict[str, frozenset[str]] = {}
+        self._announced: dict[str, ListShape] = {}
         self.delivered = 0
 
     def handler(self) -> ListenHandler:
@@ -83,7 +84,7 @@ class TenantEventBus:
             if tid not in self._listeners:
                 continue
             tenant = await registry.find(tid)
-            now = _connectors(tenant) if tenant is not None else frozenset()
+            now = _connectors(tenant) if tenant is not None else GONE
             if self._announced.get(tid) == now:
                 continue
             self._announced[tid] = now
@@ -102,8 +103,8 @@ class TenantEventBus:
         told: list[str] = []
         for tid in self.subscribed():
             tenant = await registry.find(tid)
-            now = _connectors(tenant) if tenant is not None else frozenset()
-            if tenant is not None and self._announced.get(tid) == now and not now & changed:
+            now = _connectors(tenant) if tenant is not None else GONE
+            if tenant is not None and self._announced.get(tid) == now and not now[0] & changed:
                 continue
             self._announced[tid] = now
             await self.publish_to(tid, ToolsListChanged())
@@ -115,8 +116,14 @@ class TenantEventBus:
         return told
 
 
-def _connectors(tenant: Tenant) -> frozenset[str]:
-    return frozenset(tenant.connected_connectors())
+# What a tenant's tool list depends on: its connectors, and its accounts per connector
+# (a second account changes the schemas without changing the connectors).
+ListShape = tuple[frozenset[str], AccountShape]
+GONE: ListShape = (frozenset(), ())  # a removed tenant
+
+
+def _connectors(tenant: Tenant) -> ListShape:
+    return frozenset(tenant.connected_connectors()), account_shape(tenant)
 
 
 def connect_registry(bus: TenantEventBus, registry: TenantRegistry) -> None:

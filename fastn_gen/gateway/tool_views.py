@@ -14,11 +14,15 @@ from dataclasses import dataclass
 import mcp_types as types
 from mcp.server.caching import CacheHint
 
+from fastn_gen.gateway.accounts import AccountShape, AccountTools, account_shape
 from fastn_gen.gateway.catalog import Catalog, ToolEntry
 from fastn_gen.gateway.tenancy import Tenant
 from fastn_gen.gateway.toolsets import ToolFacts, Toolset
 
-ViewKey = tuple[frozenset[str], Toolset]
+# (connected connectors, toolset, accounts of connectors with several connections)
+# Views kept; tenants sharing connectors, toolset and account names share one.
+MAX_VIEWS = 4096
+ViewKey = tuple[frozenset[str], Toolset, AccountShape]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +57,8 @@ def entry_facts(entry: ToolEntry) -> ToolFacts:
 
 
 def view_key(tenant: Tenant) -> ViewKey:
-    return frozenset(c.connector for c in tenant.connections.values()), tenant.toolset
+    connectors = frozenset(c.connector for c in tenant.connections.values())
+    return connectors, tenant.toolset, account_shape(tenant)
 
 
 class ToolViews:
@@ -65,8 +70,10 @@ class ToolViews:
         native_tools: Sequence[types.Tool],
         meta_tools: Sequence[types.Tool],
         cache_hint: CacheHint,
+        accounts: AccountTools | None = None,
     ) -> None:
         self.catalog = catalog
+        self.accounts = accounts or AccountTools(catalog)
         self._natives = [(tool, native_facts(tool)) for tool in native_tools]
         self._facts = {name: entry_facts(entry) for name, entry in catalog.tools.items()}
         self._all_facts = {**self._facts, **{tool.name: facts for tool, facts in self._natives}}
@@ -83,15 +90,21 @@ class ToolViews:
         view = self._views.get(key)
         if view is None:
             view = self._build(key)
+            if len(self._views) >= MAX_VIEWS:
+                self._views.clear()  # a bound, not a policy: shapes are normally few
             self._views[key] = view
         return view
 
     def _build(self, key: ViewKey) -> ToolView:
-        connectors, toolset = key
+        connectors, toolset, shape = key
+        # With several accounts of a connector its tools carry an account argument.
+        tools = (
+            self.accounts.tools(connectors, shape) if shape else self.catalog.tools_for(connectors)
+        )
         natives = [tool for tool, facts in self._natives if toolset.admits(facts)]
         dynamic = tuple(
             tool
-            for tool in self.catalog.tools_for(connectors)
+            for tool in tools
             if tool.name in self._facts and toolset.admits(self._facts[tool.name])
         )
         shown: Iterable[types.Tool] = (

@@ -14,6 +14,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from fastn_gen.gateway.tenancy import Connection
 from fastn_gen.native.base import (
     CallContext,
     NativeInput,
@@ -30,7 +31,14 @@ HealthName = Literal["healthy", "degraded", "failing", "credentials_expired", "u
 class IntegrationSummary(NativeOutput):
     connector: str
     title: str
-    connections: list[str] = Field(description="The tenant's connection names to it.")
+    connections: list[str] = Field(
+        description="The tenant's connection names to it (accounts). Health and call "
+        "counts cover them all; events name the one each call used (detail.connection)."
+    )
+    default_connection: str | None = Field(
+        description="The connection a tool call uses when it names no account; null when "
+        "each call must name one in its account argument."
+    )
     health: HealthName
     last_success_at: datetime | None
     last_error_at: datetime | None
@@ -90,6 +98,12 @@ class GetIntegrationStatusInput(NativeInput):
         default=False,
         description="Run the connector's health-check operation now and include its result.",
     )
+    account: str | None = Field(
+        default=None,
+        max_length=64,
+        description="With run_health_check and several connections to the connector: "
+        "the connection to check (default: the default connection).",
+    )
     recent_errors: int = Field(
         default=5, ge=0, le=50, description="How many recent failed events to include."
     )
@@ -109,12 +123,13 @@ def _summary(
     entry = ctx.services.catalog.connectors.get(connector)
     spec = entry.spec if entry is not None else None
     health: Health = status.health if status is not None else "unknown"
+    names = sorted(c.name for c in ctx.tenant.connections.values() if c.connector == connector)
+    default = connector if connector in names else None
     return IntegrationSummary(
         connector=connector,
         title=spec.title if spec is not None else connector,
-        connections=sorted(
-            c.name for c in ctx.tenant.connections.values() if c.connector == connector
-        ),
+        connections=names,
+        default_connection=names[0] if len(names) == 1 else default,
         health=health,
         last_success_at=status.last_success_at if status else None,
         last_error_at=status.last_error_at if status else None,
@@ -137,11 +152,26 @@ async def list_integrations(ctx: CallContext) -> ListIntegrationsOutput:
     return ListIntegrationsOutput(tenant_id=ctx.tenant.id, integrations=items, health_counts=counts)
 
 
-async def _run_health_check(ctx: CallContext, connector: str) -> HealthCheckOut:
+def _account(ctx: CallContext, connector: str, account: str | None) -> Connection | None:
+    if account is None:
+        return ctx.tenant.connection_for(connector)
+    connection = ctx.tenant.connections.get(account)
+    if connection is None or connection.connector != connector:
+        names = sorted(c.name for c in ctx.tenant.connections.values() if c.connector == connector)
+        raise NativeToolError(
+            f"account: no connection {account!r} to {connector}; one of: {', '.join(names)}",
+            {"error": "invalid_arguments", "field": "account", "accounts": names},
+        )
+    return connection
+
+
+async def _run_health_check(
+    ctx: CallContext, connector: str, account: str | None = None
+) -> HealthCheckOut:
     services = ctx.services
     spec = services.catalog.connectors[connector].spec
     entry = services.catalog.tools.get(spec.health_check or "")
-    connection = ctx.tenant.connection_for(connector)
+    connection = _account(ctx, connector, account)
     if entry is None or connection is None:
         raise NativeToolError(
             f"Connector {connector} declares no health check",
@@ -161,11 +191,16 @@ async def _run_health_check(ctx: CallContext, connector: str) -> HealthCheckOut:
 
 
 async def integration_detail(
-    ctx: CallContext, connector: str, *, run_health_check: bool = False, recent_errors: int = 5
+    ctx: CallContext,
+    connector: str,
+    *,
+    run_health_check: bool = False,
+    recent_errors: int = 5,
+    account: str | None = None,
 ) -> IntegrationDetail:
     if connector not in ctx.tenant.connected_connectors():
         raise unknown_integration(connector)
-    check = await _run_health_check(ctx, connector) if run_health_check else None
+    check = await _run_health_check(ctx, connector, account) if run_health_check else None
     services = ctx.services
     await services.flush()
     rows = await services.store.integration_status(ctx.tenant.id, connector)
@@ -210,6 +245,7 @@ async def _status(ctx: CallContext, args: GetIntegrationStatusInput) -> Integrat
         args.connector,
         run_health_check=args.run_health_check,
         recent_errors=args.recent_errors,
+        account=args.account,
     )
 
 

@@ -152,13 +152,16 @@ class MetaTools:
         arguments: Mapping[str, Any] | None,
         allowed: Collection[str],
         dispatch: Dispatch,
+        schema_of: Callable[[str], Mapping[str, Any] | None] | None = None,
     ) -> types.CallToolResult:
+        """``schema_of`` gives the input schema this request was advertised (a tenant
+        with several accounts has an ``account`` argument the catalog's lacks)."""
         if name == SEARCH_TOOLS:
             try:
                 query = SearchToolsInput.model_validate(arguments or {})
             except ValidationError as exc:
                 return error_result(describe_validation_error(name, exc))
-            return self._search(await self.index(), query, allowed)
+            return self._search(await self.index(), query, allowed, schema_of)
         try:
             call = CallToolInput.model_validate(arguments or {})
         except ValidationError as exc:
@@ -167,7 +170,11 @@ class MetaTools:
         return await dispatch(call.name, call.arguments)
 
     def _search(
-        self, index: ToolSearchIndex, query: SearchToolsInput, allowed: Collection[str]
+        self,
+        index: ToolSearchIndex,
+        query: SearchToolsInput,
+        allowed: Collection[str],
+        schema_of: Callable[[str], Mapping[str, Any] | None] | None = None,
     ) -> types.CallToolResult:
         found = []
         for hit in index.search(query.query, allowed, query.limit):
@@ -181,7 +188,9 @@ class MetaTools:
                     connector=facts.connector if facts is not None else None,
                     read_only=facts.read_only if facts is not None else False,
                     destructive=facts.destructive if facts is not None else True,
-                    input_schema=dict(tool.input_schema),
+                    input_schema=dict(
+                        (schema_of(tool.name) if schema_of else None) or tool.input_schema
+                    ),
                     score=hit.score,
                 )
             )

@@ -96,7 +96,7 @@ async def test_events_record_successes_upstream_errors_and_timeouts(deployment: 
     assert success["upstream_status"] == 200 and success["error"] is None
     assert error["upstream_status"] == 500 and "HTTP 500" in error["error"]
     assert timeout["upstream_status"] is None and "timed out" in timeout["error"]
-    assert timeout["detail"] == {"error_kind": "timeout"}
+    assert timeout["detail"] == {"error_kind": "timeout", "connection": "slack"}
     assert timeout["latency_ms"] >= 900
     # The arguments are only a digest; the message texts are nowhere.
     digests = {e["args_digest"] for e in history["events"]}

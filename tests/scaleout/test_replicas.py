@@ -6,7 +6,9 @@
   the documented bound (docs/tenants.md: notices, else the 5 s cache);
 - a client subscribed on either replica is told its tenant's tool list changed, and a
   client of another tenant is not;
-- a revoked key is refused by both replicas within the same bound.
+- a revoked key is refused by both replicas within the same bound;
+- a second account added with the CLI (``connect --name``) gives the tenant's tools an
+  ``account`` argument on both replicas, and subscribers are told.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -24,7 +27,15 @@ from mcp.client.subscriptions import ToolsListChanged
 from fastn_gen.native.registry import NATIVE_TOOLS
 from fastn_gen.store.postgres import PostgresStore
 from fastn_gen.store.records import EventQuery
-from tests.scaleout.cluster import Cluster, call_tool, list_tool_names, make_cluster
+from tests.scaleout.cluster import (
+    Cluster,
+    call_tool,
+    list_tool_names,
+    make_cluster,
+    modern_body,
+    modern_headers,
+    result_text,
+)
 from tests.store.postgres_server import drop_schema, ensure_postgres
 from tests.upstreams import ShopifyUpstream, SlackUpstream
 
@@ -37,7 +48,7 @@ IN_FLIGHT = 64
 CHANGE_BOUND_S = 5.0
 SLACK_TOOLS = {"slack_list_channels", "slack_send_message"}
 NATIVE = {tool.name for tool in NATIVE_TOOLS}
-TENANTS = ("quota", "bulk", "newco", "subs", "other", "revoked")
+TENANTS = ("quota", "bulk", "newco", "subs", "other", "revoked", "accts", "accts_eu")
 
 
 @pytest.fixture(scope="module")
@@ -190,6 +201,73 @@ async def test_subscribed_clients_on_every_replica_hear_their_tenants_change(
             task.cancel()
     assert heard["a"] == [ToolsListChanged()] and heard["b"] == [ToolsListChanged()]
     assert heard["other"] == []
+
+
+async def _send_schema(http: httpx.AsyncClient, url: str, key: str) -> dict[str, Any]:
+    response = await http.post(
+        url, json=modern_body("tools/list", {}), headers=modern_headers(key, "tools/list")
+    )
+    response.raise_for_status()
+    tools = response.json()["result"]["tools"]
+    schema: dict[str, Any] = next(
+        t["inputSchema"] for t in tools if t["name"] == "slack_send_message"
+    )
+    return schema
+
+
+async def test_a_second_account_added_with_the_cli_reaches_both_replicas(
+    cluster: Cluster,
+) -> None:
+    key = cluster.add_tenant("accts")
+    cluster.connect_slack("accts")
+    eu_token = cluster.slack_token("accts_eu")
+    heard: list[object] = []
+    listening = asyncio.Event()
+
+    async def listen() -> None:
+        async with httpx.AsyncClient(headers={"Authorization": f"Bearer {key}"}) as http:
+            transport = streamable_http_client(cluster.gateways[0].url, http_client=http)
+            async with Client(transport, mode="2026-07-28") as client:
+                async with client.listen(tools_list_changed=True) as subscription:
+                    listening.set()
+                    async for event in subscription:
+                        heard.append(event)
+
+    async with httpx.AsyncClient(timeout=30) as http, asyncio.TaskGroup() as group:
+
+        async def accounts_everywhere() -> bool:
+            schemas = [await _send_schema(http, g.url, key) for g in cluster.gateways]
+            props = [s["properties"] for s in schemas]
+            return all(p.get("account", {}).get("enum") == ["slack", "slack-eu"] for p in props)
+
+        async def slack_everywhere() -> bool:
+            lists = [await list_tool_names(http, g.url, key) for g in cluster.gateways]
+            return all(SLACK_TOOLS <= set(names) for names in lists)
+
+        await _eventually(slack_everywhere, CHANGE_BOUND_S)
+        assert not await accounts_everywhere()
+        task = group.create_task(listen())
+        await asyncio.wait_for(listening.wait(), 10)
+        reference = "${ACCTS_EU_SLACK_TOKEN}"
+        cluster.cli(
+            "connect", "accts", "slack", "--name", "slack-eu", "--credential", f"token={reference}"
+        )
+        await _eventually(accounts_everywhere, CHANGE_BOUND_S)
+        cluster.slack.clear()
+        arguments = {"channel": "C001", "text": "eu", "account": "slack-eu"}
+        result = await call_tool(
+            http, cluster.gateways[1].url, key, "slack_send_message", arguments
+        )
+        assert not result.get("isError"), result_text(result)
+
+        async def was_heard() -> bool:
+            return bool(heard)
+
+        await _eventually(was_heard, CHANGE_BOUND_S)
+        task.cancel()
+    (sent,) = cluster.slack.requests
+    assert sent.header("authorization") == f"Bearer {eu_token}"
+    assert heard == [ToolsListChanged()]
 
 
 async def test_a_revoked_key_is_refused_by_every_replica(cluster: Cluster) -> None:
