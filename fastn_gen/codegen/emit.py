@@ -7,7 +7,7 @@ time or machine, and Python files go through ``ruff`` with fixed settings.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -180,8 +180,13 @@ def render_outputs(
     result: LoadResult,
     templates_dir: Path = DEFAULT_TEMPLATES,
     progress: Progress | None = None,
+    formatted: Mapping[str, str] | None = None,
 ) -> dict[str, bytes]:
-    """Every file of generated/, keyed by its path relative to the output directory."""
+    """Every file of generated/, keyed by its path relative to the output directory.
+
+    ``formatted``: connector modules already rendered and formatted (by path).
+    """
+    formatted = formatted or {}
     env = template_environment(templates_dir)
     connectors = sorted(result.connectors, key=lambda c: c.name)
     python: dict[str, str] = {
@@ -196,12 +201,15 @@ def render_outputs(
         ),
     }
     for c in connectors:
+        if f"connectors/{c.name}.py" in formatted:
+            continue
         if progress:
             progress(f"rendering connectors/{c.name}.py ({len(c.tools)} tools)", False)
         python[f"connectors/{c.name}.py"] = render_connector(env, c)
     if progress:
         progress(f"formatting {len(python)} Python files", False)
     outputs = {path: source.encode() for path, source in format_python(python).items()}
+    outputs.update((path, source.encode()) for path, source in formatted.items())
     if progress:
         progress("writing manifest.json", False)
     manifest = build_manifest(result, templates_dir)
