@@ -41,5 +41,5 @@ class AdminModel(BaseModel):
 
 def load_admin_config(tenants_file: Path) -> AdminModel | None:
     """The ``admin:`` block of a tenants file that was already validated as a whole."""
-    block = tenants_yaml.load_block(Path(tenants_file).read_text(encoding="utf-8"), "admin")
+    block = tenants_yaml.settings_block(Path(tenants_file), "admin")
     return AdminModel.model_validate(block) if block is not None else None

@@ -97,5 +97,5 @@ class OAuthResourceModel(BaseModel):
 
 def load_resource_config(tenants_file: Path) -> OAuthResourceModel | None:
     """The ``oauth:`` block of a tenants file that was already validated as a whole."""
-    block = tenants_yaml.load_block(Path(tenants_file).read_text(encoding="utf-8"), "oauth")
+    block = tenants_yaml.settings_block(Path(tenants_file), "oauth")
     return OAuthResourceModel.model_validate(block) if block is not None else None

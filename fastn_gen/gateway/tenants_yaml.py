@@ -19,7 +19,9 @@ anything beyond plain mappings, sequences, scalars, anchors and merge keys (``!!
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -68,8 +70,7 @@ def load(text: str) -> tuple[Any, bool]:
 
 
 def load_block(text: str, key: str) -> Any:
-    """The value of one top-level key, without building the others' values (for the
-    settings blocks of a file with 100,000 tenants)."""
+    """The value of one top-level key, without building the others' values."""
     try:
         data = _load_events(text, key)[0]
     except _Unsupported:
@@ -77,18 +78,42 @@ def load_block(text: str, key: str) -> Any:
     return data.get(key) if isinstance(data, dict) else None
 
 
-def _load_events(text: str, only: str | None) -> tuple[Any, bool]:
+@functools.lru_cache(maxsize=4)
+def _settings(path: str, mtime_ns: int, size: int) -> dict[str, Any]:
+    text = Path(path).read_text(encoding="utf-8")
+    try:
+        data = _load_events(text, None, skip="tenants")[0]
+    except _Unsupported:
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader
+    return data if isinstance(data, dict) else {}
+
+
+def settings_block(path: Path, key: str) -> Any:
+    """A top-level block other than ``tenants`` (``admin``, ``oauth``) of a tenants file.
+
+    The file is read once for all blocks, and its tenants are not built: the settings
+    of a file with 100,000 tenants cost one pass of the parser. Read again when the
+    file changes (its modification time or size).
+    """
+    stat = path.stat()
+    return _settings(str(path.resolve()), stat.st_mtime_ns, stat.st_size).get(key)
+
+
+def _load_events(text: str, only: str | None, skip: str | None = None) -> tuple[Any, bool]:
     loader = _Loader(text)
     try:
-        return _Builder(loader, only).run()
+        return _Builder(loader, only, skip).run()
     finally:
         loader.dispose()
 
 
 class _Builder:
-    def __init__(self, loader: yaml.SafeLoader, only: str | None = None) -> None:
+    def __init__(
+        self, loader: yaml.SafeLoader, only: str | None = None, skip: str | None = None
+    ) -> None:
         self.loader: Any = loader  # libyaml's parser methods are untyped
         self.only = only  # build only this top-level key's value
+        self.skip = skip  # or build all but this one's
         self.strings: dict[str, str] = {}
         self.tags: dict[str, str] = {}
         self.anchors: dict[str, Any] = {}
@@ -171,8 +196,10 @@ class _Builder:
                 return value
             frame = stack[-1]
             self._deliver(frame, value)
-            if self.only is not None and len(stack) == 1 and frame.has_key:
-                if frame.key != self.only and type(frame.container) is dict:
+            if len(stack) == 1 and frame.has_key and type(frame.container) is dict:
+                if (self.only is not None and frame.key != self.only) or (
+                    self.skip is not None and frame.key == self.skip
+                ):
                     self._skip_value()
                     self._deliver(frame, None)
 

@@ -182,3 +182,13 @@ def test_one_block_is_read_without_building_the_others() -> None:
     assert tenants_yaml.load_block(text, "oauth") is None
     assert tenants_yaml.load_block(text, "tenants") == yaml.safe_load(text)["tenants"]
     assert tenants_yaml.load_block("- a\n", "admin") is None
+
+
+def test_settings_blocks_are_read_once_per_version_of_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "tenants.yaml"
+    path.write_text("version: 1\ntenants:\n  - {id: a}\nadmin: {api_keys: []}\noauth: null\n")
+    assert tenants_yaml.settings_block(path, "admin") == {"api_keys": []}
+    assert tenants_yaml.settings_block(path, "tenants") is None  # never built
+    assert tenants_yaml.settings_block(path, "oauth") is None
+    path.write_text("version: 1\ntenants: []\nadmin: {api_keys: [{id: x}]}\n")
+    assert tenants_yaml.settings_block(path, "admin") == {"api_keys": [{"id": "x"}]}
