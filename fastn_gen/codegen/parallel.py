@@ -93,6 +93,16 @@ def build_one(
     return out
 
 
+def _prepare(templates_dir: Path) -> None:
+    """Import the front ends and compile the templates once, before forking: each worker
+    would otherwise do both itself (a few tenths of a second of CPU each)."""
+    import fastn_gen.codegen.emit
+    import fastn_gen.spec.native
+    import fastn_gen.spec.openapi  # noqa: F401
+
+    _environment(templates_dir).get_template("connector_module.py.jinja")
+
+
 def module_path(connector: Connector) -> str:
     return f"connectors/{connector.name}.py"
 
@@ -113,6 +123,7 @@ def load_in_parallel(
     result = LoadResult()
     outputs: dict[str, ConnectorOutput] = {}
     files = discover(connectors_dir)
+    _prepare(templates_dir)
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         futures: list[Future[ConnectorOutput]] = [
