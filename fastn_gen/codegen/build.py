@@ -89,7 +89,10 @@ def build(
             return report
         raise_failures(built)
         formatted = {rel: out.module for rel, out in built.items() if out.module is not None}
-        outputs = render_outputs(result, templates_dir, progress, formatted)
+        encoded = {
+            name: text for out in built.values() for name, text in out.manifest_tools.items()
+        }
+        outputs = render_outputs(result, templates_dir, progress, formatted, encoded)
         if check:
             report.changed = stale_files(outputs, out_dir)
             return report

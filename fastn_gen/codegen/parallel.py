@@ -17,12 +17,13 @@ import multiprocessing
 import os
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import jinja2
 
 from fastn_gen.codegen.formatting import format_one
+from fastn_gen.codegen.jsontext import Encoded
 from fastn_gen.spec.errors import SpecError, SpecIssue
 from fastn_gen.spec.ir import Connector
 from fastn_gen.spec.loader import (
@@ -55,6 +56,9 @@ class ConnectorOutput:
     connector: Connector | None = None
     issues: list[SpecIssue] = field(default_factory=list)
     module: str | None = None  # formatted source of connectors/<name>.py
+    # The tools' manifest entries, written here: the connector sent back then carries
+    # its tools without their schemas (the bulk of what would be pickled).
+    manifest_tools: dict[str, Encoded] = field(default_factory=dict)
     bytecode: bytes | None = None  # marshalled code object of that module
     failure: BaseException | None = None  # rendering failed: raised if the build goes on
     seconds: float = 0.0
@@ -71,7 +75,7 @@ def build_one(
     path: Path, connectors_dir: Path, templates_dir: Path, out_dir: Path, compile_code: bool
 ) -> ConnectorOutput:
     """Load, render, format and compile one spec file (in a worker)."""
-    from fastn_gen.codegen.emit import render_connector
+    from fastn_gen.codegen.emit import encoded_manifest_tool, render_connector
 
     started = time.perf_counter()
     result = LoadResult()
@@ -88,8 +92,17 @@ def build_one(
         if compile_code:
             code = compile(out.module, os.fspath(out_dir / rel), "exec", dont_inherit=True)
             out.bytecode = marshal.dumps(code)
+        out.manifest_tools = {t.name: encoded_manifest_tool(t) for t in out.connector.tools}
     except Exception as exc:  # noqa: BLE001 - re-raised by the parent when it matters
         out.failure = exc
+        return out
+    out.connector = replace(
+        out.connector,
+        tools=tuple(
+            replace(t, input_schema={}, output_schema=None, params=(), body=None)
+            for t in out.connector.tools
+        ),
+    )
     return out
 
 
