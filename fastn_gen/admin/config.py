@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from fastn_gen.gateway import tenants_yaml
 from fastn_gen.gateway.apikeys import parse_key_hash
 
 KEY_LABEL = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
@@ -41,6 +41,5 @@ class AdminModel(BaseModel):
 
 def load_admin_config(tenants_file: Path) -> AdminModel | None:
     """The ``admin:`` block of a tenants file that was already validated as a whole."""
-    data = yaml.safe_load(Path(tenants_file).read_text(encoding="utf-8"))
-    block = data.get("admin") if isinstance(data, dict) else None
+    block = tenants_yaml.settings_block(Path(tenants_file), "admin")
     return AdminModel.model_validate(block) if block is not None else None

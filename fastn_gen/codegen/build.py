@@ -10,9 +10,16 @@ from pathlib import Path
 
 from fastn_gen.codegen.bytecode import compile_modules
 from fastn_gen.codegen.emit import DEFAULT_TEMPLATES, render_outputs, stale_files, write_outputs
+from fastn_gen.codegen.parallel import (
+    ConnectorOutput,
+    load_in_parallel,
+    raise_failures,
+    worker_count,
+    write_bytecode,
+)
 from fastn_gen.spec.errors import SpecIssue
 from fastn_gen.spec.ir import Skip
-from fastn_gen.spec.loader import LoadResult, Progress, load_connectors
+from fastn_gen.spec.loader import LoadResult, Progress, discover, load_connectors
 
 
 @dataclass
@@ -69,15 +76,29 @@ def build(
 ) -> BuildReport:
     """Render everything; write changed files, or with ``check`` only list stale ones."""
     with _collector_paused():
-        result, report = validate(connectors_dir, progress)
+        workers = worker_count(len(discover(connectors_dir))) if connectors_dir.is_dir() else 1
+        if workers == 1:
+            result, report = validate(connectors_dir, progress)
+            built: dict[str, ConnectorOutput] = {}
+        else:
+            result, built = load_in_parallel(
+                connectors_dir, templates_dir, out_dir, workers, not check, progress
+            )
+            report = _report(result)
         if report.issues:
             return report
-        outputs = render_outputs(result, templates_dir, progress)
+        raise_failures(built)
+        formatted = {rel: out.module for rel, out in built.items() if out.module is not None}
+        encoded = {
+            name: text for out in built.values() for name, text in out.manifest_tools.items()
+        }
+        outputs = render_outputs(result, templates_dir, progress, formatted, encoded)
         if check:
             report.changed = stale_files(outputs, out_dir)
             return report
         report.changed = write_outputs(outputs, out_dir)
         if progress:
             progress("compiling bytecode", False)
-        compile_modules(out_dir, outputs)
+        write_bytecode(out_dir, built)
+        compile_modules(out_dir, [rel for rel in outputs if rel not in built])
     return report

@@ -7,7 +7,7 @@ time or machine, and Python files go through ``ruff`` with fixed settings.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,7 @@ import jinja2
 
 from fastn_gen import __version__
 from fastn_gen.codegen.formatting import format_python
-from fastn_gen.codegen.jsontext import dumps_layered
+from fastn_gen.codegen.jsontext import Encoded, dumps_layered
 from fastn_gen.codegen.literals import py_literal
 from fastn_gen.codegen.pymodels import render_model_builder
 from fastn_gen.spec.ir import Connector, Tool
@@ -112,7 +112,20 @@ def manifest_connector(c: Connector) -> dict[str, Any]:
     }
 
 
-def build_manifest(result: LoadResult, templates_dir: Path) -> dict[str, Any]:
+# Where a tool's entry sits in manifest.json: the manifest, its "tools" list, the entry.
+TOOL_DEPTH = 2
+
+
+def encoded_manifest_tool(tool: Tool) -> Encoded:
+    """A tool's manifest entry as the manifest's text will hold it."""
+    return Encoded(dumps_layered(manifest_tool(tool), depth=TOOL_DEPTH))
+
+
+def build_manifest(
+    result: LoadResult, templates_dir: Path, encoded: Mapping[str, Encoded] | None = None
+) -> dict[str, Any]:
+    """The manifest; ``encoded`` holds tool entries already written (by tool name)."""
+    encoded = encoded or {}
     connectors = sorted(result.connectors, key=lambda c: c.name)
     tools = sorted((t for c in connectors for t in c.tools), key=lambda t: t.name)
     skipped = sorted(
@@ -127,7 +140,7 @@ def build_manifest(result: LoadResult, templates_dir: Path) -> dict[str, Any]:
             "generator": generator_fingerprint(),
         },
         "connectors": [manifest_connector(c) for c in connectors],
-        "tools": [manifest_tool(t) for t in tools],
+        "tools": [encoded.get(t.name) or manifest_tool(t) for t in tools],
         "skipped": [
             {"connector": s.connector, "operation": s.operation, "reason": s.reason}
             | ({"pointer": s.pointer} if s.pointer else {})
@@ -180,8 +193,15 @@ def render_outputs(
     result: LoadResult,
     templates_dir: Path = DEFAULT_TEMPLATES,
     progress: Progress | None = None,
+    formatted: Mapping[str, str] | None = None,
+    encoded: Mapping[str, Encoded] | None = None,
 ) -> dict[str, bytes]:
-    """Every file of generated/, keyed by its path relative to the output directory."""
+    """Every file of generated/, keyed by its path relative to the output directory.
+
+    ``formatted``: connector modules already rendered and formatted (by path);
+    ``encoded``: manifest entries of tools already written (by tool name).
+    """
+    formatted = formatted or {}
     env = template_environment(templates_dir)
     connectors = sorted(result.connectors, key=lambda c: c.name)
     python: dict[str, str] = {
@@ -196,15 +216,18 @@ def render_outputs(
         ),
     }
     for c in connectors:
+        if f"connectors/{c.name}.py" in formatted:
+            continue
         if progress:
             progress(f"rendering connectors/{c.name}.py ({len(c.tools)} tools)", False)
         python[f"connectors/{c.name}.py"] = render_connector(env, c)
     if progress:
         progress(f"formatting {len(python)} Python files", False)
     outputs = {path: source.encode() for path, source in format_python(python).items()}
+    outputs.update((path, source.encode()) for path, source in formatted.items())
     if progress:
         progress("writing manifest.json", False)
-    manifest = build_manifest(result, templates_dir)
+    manifest = build_manifest(result, templates_dir, encoded)
     outputs["manifest.json"] = (dumps_layered(manifest) + "\n").encode()
     return dict(sorted(outputs.items()))
 

@@ -16,14 +16,24 @@ from typing import Any
 _COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": "))
 
 
-def dumps_layered(value: Any, levels: int = 3, indent: str = " ") -> str:
-    """JSON for ``value`` with the first ``levels`` container levels indented."""
+class Encoded(str):
+    """A value's JSON text, laid out already (``dumps_layered`` at its depth)."""
+
+    __slots__ = ()
+
+
+def dumps_layered(value: Any, levels: int = 3, indent: str = " ", depth: int = 0) -> str:
+    """JSON for ``value`` with the first ``levels`` container levels indented; ``depth``
+    is where the value will sit (for :class:`Encoded` parts written separately)."""
     parts: list[str] = []
-    _write(value, levels, indent, 0, parts)
+    _write(value, levels, indent, depth, parts)
     return "".join(parts)
 
 
 def _write(value: Any, levels: int, indent: str, depth: int, out: list[str]) -> None:
+    if type(value) is Encoded:
+        out.append(value)
+        return
     if depth >= levels or not isinstance(value, dict | list) or not value:
         out.append(_COMPACT.encode(value))
         return

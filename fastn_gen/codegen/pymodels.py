@@ -63,6 +63,9 @@ CONTAINS = ("contains", "minContains", "maxContains")
 WHOLE_ROOT = frozenset({"enum", "const", "unevaluatedProperties", "unevaluatedItems"})
 
 
+_LITERAL_KEYS = ("type", "enum", "const")
+
+
 @dataclass(frozen=True, slots=True)
 class ModelSource:
     function_name: str  # e.g. ``_build_slack_send_message``
@@ -277,7 +280,8 @@ class _Builder(TypeEmitter):
             values = [node["const"]] if "const" in keys else node["enum"]
             literal = self.literals(values, types) if isinstance(values, list) else None
             if literal is not None:
-                rest = {k: node[k] for k in keys if k not in ("type", "enum", "const")}
+                # In the node's key order (a set's order changes from run to run).
+                rest = {k: v for k, v in node.items() if k in keys and k not in _LITERAL_KEYS}
                 if "const" in keys and "enum" in keys:
                     rest["enum"] = node["enum"]
                 if not literal:
@@ -285,7 +289,7 @@ class _Builder(TypeEmitter):
                 return self.with_check(literal, {**generic, **rest})
             generic.update({k: node[k] for k in ("enum", "const") if k in keys})
         if types is None:
-            rest = {k: node[k] for k in keys if k not in ("enum", "const")}
+            rest = {k: v for k, v in node.items() if k in keys and k not in ("enum", "const")}
             return self.with_check((self.use("Any"),), {**generic, **rest})
         if "number" in types and "integer" in types:
             types.remove("integer")

@@ -138,7 +138,9 @@ def merge_all_of(node: dict[str, Any], defs: Defs) -> dict[str, Any] | None:
             return None
         merged.update(shape)
     for part, keys in zip(parts, keysets, strict=True):
-        for key in keys - OBJECT_SHAPE:
+        # In the conjunct's own key order: a set's order changes from run to run, and
+        # the merged schema is written out as it is built.
+        for key in (k for k in part if k in keys and k not in OBJECT_SHAPE):
             value = part[key]
             if key == "type":
                 types = schema_types(part) or []

@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
 
-import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from fastn_gen.gateway import tenants_yaml
 
 # Asymmetric only: a symmetric (HS*) key would have to be shared with the gateway, and
 # "none" is no signature at all.
@@ -96,6 +97,5 @@ class OAuthResourceModel(BaseModel):
 
 def load_resource_config(tenants_file: Path) -> OAuthResourceModel | None:
     """The ``oauth:`` block of a tenants file that was already validated as a whole."""
-    data = yaml.safe_load(Path(tenants_file).read_text(encoding="utf-8"))
-    block = data.get("oauth") if isinstance(data, dict) else None
+    block = tenants_yaml.settings_block(Path(tenants_file), "oauth")
     return OAuthResourceModel.model_validate(block) if block is not None else None

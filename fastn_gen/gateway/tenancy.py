@@ -19,7 +19,7 @@ import dataclasses
 import logging
 import os
 import re
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -28,6 +28,7 @@ import anyio.to_thread
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from fastn_gen.gateway import tenants_yaml
 from fastn_gen.gateway.apikeys import (
     DEFAULT_CACHE_SIZE,
     KEY_ID_PATTERN,
@@ -41,8 +42,10 @@ from fastn_gen.gateway.apikeys import (
     parse_key_hash,
 )
 from fastn_gen.gateway.auth_inject import AUTH_FIELDS, REQUIRED_FIELDS
-from fastn_gen.gateway.limits import UNLIMITED, Limits, effective_limits
+from fastn_gen.gateway.forked import run_forked
+from fastn_gen.gateway.limits import UNLIMITED, Limits
 from fastn_gen.gateway.secrets import SecretStore, resolve_data_dir
+from fastn_gen.gateway.shared_parts import SharedParts, collector_paused
 from fastn_gen.gateway.tenants_model import (
     ENV_REF,
     SECRET_PREFIX,
@@ -213,19 +216,19 @@ def _walk(node: yaml.Node, pointer: str, lines: dict[str, int], issues: list[Con
             _walk(item, f"{pointer}/{i}", lines, issues)
 
 
-def _parse_yaml(text: str) -> tuple[Any, dict[str, int], list[ConfigIssue]]:
+def _parse_yaml(text: str) -> tuple[Any, Mapping[str, int], list[ConfigIssue]]:
+    """The document, its pointer → line map (composed only when a problem needs a
+    line) and the problems of the YAML itself."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        data, duplicates = tenants_yaml.load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         problem = getattr(exc, "problem", None) or str(exc)
         return None, {}, [ConfigIssue("", f"not valid YAML: {problem}", line)]
-    lines: dict[str, int] = {}
-    issues: list[ConfigIssue] = []
-    if root is not None:
-        _walk(root, "", lines, issues)
+    lines = tenants_yaml.LazyLines(text, _walk)
+    # Duplicate keys are found by the walk over the node tree, which also gives lines.
+    issues: list[ConfigIssue] = lines.walk_issues() if duplicates else []
     return data, lines, issues
 
 
@@ -437,13 +440,20 @@ def _validate(
     catalog: ConnectorCatalog | None,
     out: _Collector,
     tools: Collection[str] | None = None,
+    consume: Callable[[_ParsedTenant], None] | None = None,
 ) -> _Parsed | None:
+    """Check the document. Valid tenants are listed in the result, or with ``consume``
+    handed over one by one and dropped from ``data`` (which then belongs to the caller
+    no more), so a large file never holds its tenants twice."""
     if not isinstance(data, dict):
         out.add("", "the tenants file must be a mapping with version, plans and tenants")
         return None
     root: TenantsFileModel | None
     try:
-        root = TenantsFileModel.model_validate(data)
+        listed = isinstance(data.get("tenants"), list)
+        # The tenants are validated one by one below; the top level is checked without
+        # them (the model would only copy the list).
+        root = TenantsFileModel.model_validate({**data, "tenants": []} if listed else data)
     except ValidationError as exc:
         out.pydantic("", exc)
         root = None
@@ -516,15 +526,17 @@ def _validate(
                 )
             names.add(name)
             _check_connection(out, cat, conn, tenant.allow_plaintext, known)
+        if consume is not None:
+            tenants_raw[i] = None
         if not valid:
             continue
-        parsed.append(
-            _ParsedTenant(
-                tenant,
-                [k for k in keys if k is not None],
-                [c for c in conns if c is not None],
-            )
+        entry = _ParsedTenant(
+            tenant, [k for k in keys if k is not None], [c for c in conns if c is not None]
         )
+        if consume is not None:
+            consume(entry)
+        else:
+            parsed.append(entry)
     if root is None:
         return None
     return _Parsed(root, parsed)
@@ -540,6 +552,114 @@ def validate_tenants(
     out = _Collector(lines or {})
     _validate(data, catalog, out, tools)
     return sorted(out.issues, key=lambda issue: issue.line or 0)
+
+
+@dataclass(frozen=True, slots=True)
+class _Loaded:
+    """What a registry is made of; the document and its models are dropped by then."""
+
+    tenants: list[Tenant]
+    keys: list[KeyEntry]
+    tenants_from: Literal["file", "store"]
+    data_dir: Path
+    store: SecretStore
+    plans: dict[str, PlanModel]
+
+
+# Files at least this large are checked in a forked child process (about 40,000 tenants
+# of one key and one connection each): see fastn_gen.gateway.forked.
+FORK_ABOVE_BYTES = 8_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class _Drafts:
+    """A checked file, reduced to what the registry keeps (picklable, compact)."""
+
+    # (id, display name, plan, connections, limits, toolset) per tenant.
+    tenants: list[tuple[str, str, str, dict[str, Connection], Limits, Toolset]]
+    keys: list[KeyEntry]
+    tenants_from: Literal["file", "store"]
+    data_dir: str | None
+    plans: dict[str, PlanModel]
+
+
+def _draft(
+    text: str, catalog: ConnectorCatalog | None, tools: Collection[str] | None
+) -> _Drafts | list[ConfigIssue]:
+    """The file's tenants, or every problem in it."""
+    data, lines, issues = _parse_yaml(text)
+    out = _Collector(lines)
+    out.issues.extend(issues)
+    plan_models = _plan_models(data) if isinstance(data, dict) else {}
+    shared = SharedParts(CredentialRef.parse)
+    drafts: list[tuple[str, str, str, dict[str, Connection], Limits, Toolset]] = []
+    keys: list[KeyEntry] = []
+
+    def consume(entry: _ParsedTenant) -> None:
+        # Turned into what is kept right away: the models are dropped tenant by tenant.
+        # Once a problem is found nothing will be kept (and a key's hash may be broken).
+        if out.issues:
+            return
+        t = entry.model
+        limits = shared.limits(t.plan, t.limits, plan_models.get(t.plan))
+        connections = shared.connections(entry.connections, _connection)
+        toolset = tenant_toolset(t.toolset)
+        drafts.append((t.id, t.display_name or t.id, t.plan, connections, limits, toolset))
+        narrowed = key_toolsets(toolset, entry.api_keys)
+        keys.extend(
+            KeyEntry(t.id, k.id, parse_key_hash(k.hash), narrowed.get(k.id)) for k in entry.api_keys
+        )
+
+    parsed = None
+    if data is not None or not issues:
+        parsed = _validate(data, catalog, out, tools, consume)
+    del data
+    if out.issues or parsed is None:
+        # In file order; the sort is stable, so issues on one line keep theirs.
+        issues = sorted(out.issues, key=lambda issue: issue.line or 0)
+        return issues or [ConfigIssue("", "empty file")]
+    plans = {name: plan or PlanModel() for name, plan in parsed.root.plans.items()}
+    return _Drafts(drafts, keys, parsed.root.tenants_from, parsed.root.data_dir, plans)
+
+
+def _build(
+    text: str,
+    source: str,
+    base_dir: Path | None,
+    catalog: ConnectorCatalog | None,
+    environ: Mapping[str, str] | None,
+    tools: Collection[str] | None,
+) -> _Loaded:
+    if len(text) >= FORK_ABOVE_BYTES:
+        drafted = run_forked(_draft, text, catalog, tools)
+    else:
+        drafted = _draft(text, catalog, tools)
+    if isinstance(drafted, list):
+        raise TenantConfigError(source, drafted)
+    data_dir = resolve_data_dir(base_dir or Path.cwd(), drafted.data_dir, environ)
+    store = SecretStore.for_data_dir(data_dir, environ)
+    tenants = [
+        Tenant(
+            id=tid,
+            display_name=display_name,
+            plan=plan,
+            connections=connections,
+            secret_store=store,
+            limits=limits,
+            toolset=toolset,
+        )
+        for tid, display_name, plan, connections, limits, toolset in drafted.tenants
+    ]
+    return _Loaded(tenants, drafted.keys, drafted.tenants_from, data_dir, store, drafted.plans)
+
+
+def _connection(c: ConnectionModel, credential: Callable[[str], CredentialRef]) -> Connection:
+    return Connection(
+        connector=c.connector,
+        name=c.name or c.connector,
+        credentials={f: credential(v) for f, v in c.credentials.items()},
+        variables=dict(c.variables),
+    )
 
 
 # -- the registry -----------------------------------------------------------------------
@@ -625,56 +745,20 @@ class TenantRegistry:
         environ: Mapping[str, str] | None = None,
         tools: Collection[str] | None = None,
     ) -> TenantRegistry:
-        data, lines, issues = _parse_yaml(text)
-        out = _Collector(lines)
-        out.issues.extend(issues)
-        parsed = _validate(data, catalog, out, tools) if data is not None or not issues else None
-        if out.issues or parsed is None:
-            # In file order; the sort is stable, so issues on one line keep theirs.
-            issues = sorted(out.issues, key=lambda issue: issue.line or 0)
-            raise TenantConfigError(source, issues or [ConfigIssue("", "empty file")])
-        data_dir = resolve_data_dir(base_dir or Path.cwd(), parsed.root.data_dir, environ)
-        store = SecretStore.for_data_dir(data_dir, environ)
-        plans = {name: plan or PlanModel() for name, plan in parsed.root.plans.items()}
-        tenants: list[Tenant] = []
-        keys: list[KeyEntry] = []
-        for parsed_tenant in parsed.tenants:
-            t = parsed_tenant.model
-            connections = {
-                (c.name or c.connector): Connection(
-                    connector=c.connector,
-                    name=c.name or c.connector,
-                    credentials={f: CredentialRef.parse(v) for f, v in c.credentials.items()},
-                    variables=dict(c.variables),
-                )
-                for c in parsed_tenant.connections
-            }
-            toolset = tenant_toolset(t.toolset)
-            tenants.append(
-                Tenant(
-                    id=t.id,
-                    display_name=t.display_name or t.id,
-                    plan=t.plan,
-                    connections=connections,
-                    secret_store=store,
-                    limits=effective_limits(plans.get(t.plan), t.limits),
-                    toolset=toolset,
-                )
+        # Loading allocates a few objects per tenant and no reference cycles: the cyclic
+        # collector would rescan them all again and again (most of the CPU time of a
+        # 100,000-tenant file).
+        with collector_paused():
+            loaded = _build(text, source, base_dir, catalog, environ, tools)
+            registry = cls(
+                loaded.tenants,
+                loaded.keys,
+                plans=loaded.plans,
+                data_dir=loaded.data_dir,
+                secret_store=loaded.store,
+                source=source,
             )
-            narrowed = key_toolsets(toolset, parsed_tenant.api_keys)
-            keys.extend(
-                KeyEntry(t.id, k.id, parse_key_hash(k.hash), narrowed.get(k.id))
-                for k in parsed_tenant.api_keys
-            )
-        registry = cls(
-            tenants,
-            keys,
-            plans=plans,
-            data_dir=data_dir,
-            secret_store=store,
-            source=source,
-        )
-        registry.tenants_from = parsed.root.tenants_from
+        registry.tenants_from = loaded.tenants_from
         for description in registry.unset_environment(environ):
             logger.warning("%s: %s is not set; calls needing it will fail", source, description)
         return registry

@@ -119,7 +119,12 @@ def _counts(connector: Connector) -> str:
     return f"{tools + skipped} operation(s): {tools} tool(s), {skipped} skipped"
 
 
-def _check_gateway_uniqueness(connectors: list[Connector]) -> list[SpecIssue]:
+def loaded_message(path: Path, connector: Connector, seconds: float) -> str:
+    """The progress line kept for each spec file."""
+    return f"{path.name}: {_counts(connector)} in {seconds:.1f} s"
+
+
+def check_gateway_uniqueness(connectors: list[Connector]) -> list[SpecIssue]:
     """Connector names and tool names must be unique across the whole gateway."""
     issues: list[SpecIssue] = []
     by_connector: dict[str, str] = {}
@@ -165,8 +170,7 @@ def load_connectors(connectors_dir: Path, progress: Progress | None = None) -> L
             continue
         result.connectors.append(connector)
         if progress:
-            seconds = time.perf_counter() - started
-            progress(f"{path.name}: {_counts(connector)} in {seconds:.1f} s", True)
+            progress(loaded_message(path, connector, time.perf_counter() - started), True)
     result.connectors.sort(key=lambda c: c.name)
-    result.issues.extend(_check_gateway_uniqueness(result.connectors))
+    result.issues.extend(check_gateway_uniqueness(result.connectors))
     return result

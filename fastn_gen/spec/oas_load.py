@@ -20,6 +20,7 @@ import pydantic
 import yaml
 from openapi_pydantic.v3 import v3_0, v3_1
 
+from fastn_gen.spec import yaml_nodes
 from fastn_gen.spec.errors import SpecError, SpecIssue, pointer
 
 Version = Literal["2.0", "3.0", "3.1"]
@@ -74,7 +75,11 @@ def parse_text(text: str, source: str, json_first: bool) -> Any:
                 msg = f"invalid JSON ({where}): {exc.msg}"
                 raise SpecError([SpecIssue(source, "", msg)]) from exc
     try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader subclass
+        root = yaml.compose(text, Loader=_Loader)  # noqa: S506 - a safe loader subclass
+        try:
+            return yaml_nodes.values(root)
+        except yaml_nodes.Unsupported:
+            return yaml.load(text, Loader=_Loader)  # noqa: S506 - as above
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
