@@ -20,7 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-SPECS = Path(__file__).resolve().parents[3] / "shared" / "specs"
+# The vendor specs sit in ``shared/specs`` next to the checkout (or a worktree's parent).
+SPECS = next(
+    (p / "shared" / "specs" for p in Path(__file__).resolve().parents if (p / "shared").is_dir()),
+    Path(__file__).resolve().parents[3] / "shared" / "specs",
+)
 STRIPE_SPEC = SPECS / "stripe" / "spec3.yaml"
 GITHUB_SPEC = SPECS / "github" / "api.github.com.json"
 SLACK_SPEC = SPECS / "slack" / "slack_web_openapi_v2.json"

@@ -27,6 +27,8 @@ import httpx
 from httpcore import AsyncNetworkBackend, AsyncNetworkStream
 from httpcore._backends.auto import AutoBackend
 
+from fastn_gen.gateway.upstream_streams import BackendTransport
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
@@ -125,17 +127,8 @@ class PublicOnlyBackend(AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
-class PublicOnlyTransport(httpx.AsyncHTTPTransport):
+class PublicOnlyTransport(BackendTransport):
     """httpx's transport with its connection pool on :class:`PublicOnlyBackend`."""
 
     def __init__(self, *, limits: httpx.Limits, trust_env: bool = False) -> None:
-        super().__init__(limits=limits, trust_env=trust_env)
-        # httpx takes no network backend argument; its pool is rebuilt with the same
-        # settings on ours (tests/security/test_egress.py fails if this stops working).
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=trust_env),
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            network_backend=PublicOnlyBackend(),
-        )
+        super().__init__(limits=limits, trust_env=trust_env, backend=PublicOnlyBackend())

@@ -23,11 +23,13 @@ from dataclasses import dataclass
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 import httpx
+from httpcore._backends.auto import AutoBackend
 
 from fastn_gen import __version__
 from fastn_gen.gateway.egress import PublicOnlyTransport
 from fastn_gen.gateway.redact import RedactingFilter
 from fastn_gen.gateway.request_builder import PreparedRequest
+from fastn_gen.gateway.upstream_streams import BackendTransport
 from fastn_gen.observability.request_id import stamp_upstream_request
 
 USER_AGENT = f"fastn-gen/{__version__}"
@@ -124,7 +126,9 @@ class ClientPool:
                 transport=(
                     PublicOnlyTransport(limits=limits, trust_env=o.trust_env)
                     if public_only
-                    else None
+                    else BackendTransport(
+                        limits=limits, trust_env=o.trust_env, backend=AutoBackend()
+                    )
                 ),
                 follow_redirects=False,
                 trust_env=o.trust_env,
