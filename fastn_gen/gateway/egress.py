@@ -16,6 +16,7 @@ to the connection (DNS rebinding).
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import socket
 from collections.abc import Iterable
@@ -59,7 +60,13 @@ def within_base(url: str, base: str) -> bool:
     refactors: paths are percent-encoded, so a tool argument cannot leave it)."""
     if url != base and not url.startswith(base + "/"):
         return False
-    return httpx.URL(url).host == httpx.URL(base).host
+    return httpx.URL(url).host == _host_of(base)
+
+
+@functools.lru_cache(maxsize=1024)
+def _host_of(base: str) -> str:
+    # Connectors' base URLs: a handful per gateway, parsed once each.
+    return httpx.URL(base).host
 
 
 async def _resolve(host: str, port: int, timeout: float | None) -> list[str]:
