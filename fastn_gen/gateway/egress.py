@@ -23,17 +23,17 @@ from collections.abc import Iterable
 from typing import Any
 
 import anyio
-import httpcore
-import httpx
-from httpcore import AsyncNetworkBackend, AsyncNetworkStream
-from httpcore._backends.auto import AutoBackend
+import httpcore2
+import httpx2
+from httpcore2 import AsyncNetworkBackend, AsyncNetworkStream
+from httpcore2._backends.auto import AutoBackend
 
 from fastn_gen.gateway.upstream_streams import BackendTransport
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
-class EgressRefused(httpcore.ConnectError):
+class EgressRefused(httpcore2.ConnectError):
     """The destination is not one this connector may reach. Carries no credential."""
 
 
@@ -60,13 +60,13 @@ def within_base(url: str, base: str) -> bool:
     refactors: paths are percent-encoded, so a tool argument cannot leave it)."""
     if url != base and not url.startswith(base + "/"):
         return False
-    return httpx.URL(url).host == _host_of(base)
+    return httpx2.URL(url).host == _host_of(base)
 
 
 @functools.lru_cache(maxsize=1024)
 def _host_of(base: str) -> str:
     # Connectors' base URLs: a handful per gateway, parsed once each.
-    return httpx.URL(base).host
+    return httpx2.URL(base).host
 
 
 async def _resolve(host: str, port: int, timeout: float | None) -> list[str]:
@@ -85,7 +85,7 @@ async def _resolve(host: str, port: int, timeout: float | None) -> list[str]:
         problem = exc.strerror or str(exc)
     if problem is not None:
         # Raised outside the handler: the resolver's error is not the useful cause.
-        raise httpcore.ConnectError(f"cannot resolve {host}: {problem}")
+        raise httpcore2.ConnectError(f"cannot resolve {host}: {problem}")
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
@@ -111,7 +111,7 @@ class PublicOnlyBackend(AsyncNetworkBackend):
                 f"{where} is a private, loopback or link-local address; "
                 "only connectors marked self_hosted may reach those"
             )
-        last: Exception = httpcore.ConnectError(f"no address for {host}")
+        last: Exception = httpcore2.ConnectError(f"no address for {host}")
         for address in addresses:
             try:
                 return await self._inner.connect_tcp(
@@ -121,7 +121,7 @@ class PublicOnlyBackend(AsyncNetworkBackend):
                     local_address=local_address,
                     socket_options=socket_options,
                 )
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+            except (httpcore2.ConnectError, httpcore2.ConnectTimeout) as exc:
                 last = exc
         raise last
 
@@ -135,7 +135,7 @@ class PublicOnlyBackend(AsyncNetworkBackend):
 
 
 class PublicOnlyTransport(BackendTransport):
-    """httpx's transport with its connection pool on :class:`PublicOnlyBackend`."""
+    """httpx2's transport with its connection pool on :class:`PublicOnlyBackend`."""
 
-    def __init__(self, *, limits: httpx.Limits, trust_env: bool = False) -> None:
+    def __init__(self, *, limits: httpx2.Limits, trust_env: bool = False) -> None:
         super().__init__(limits=limits, trust_env=trust_env, backend=PublicOnlyBackend())

@@ -1,6 +1,6 @@
 """Upstream connections whose idle-connection probes share one poll per pool pass.
 
-httpcore checks every pooled connection for a server-side close each time it hands out
+httpcore2 checks every pooled connection for a server-side close each time it hands out
 or takes back a connection (``has_expired`` → ``get_extra_info("is_readable")``). The
 anyio stream answers that by rebuilding its whole attribute table, a ``getpeername``
 system call included, then polls that one socket. With 16 calls in flight that is about
@@ -22,10 +22,10 @@ import ssl
 from collections.abc import Iterable
 from typing import Any
 
-import httpcore
-import httpx
-from httpcore import AsyncNetworkBackend, AsyncNetworkStream
-from httpcore._backends.auto import AutoBackend
+import httpcore2
+import httpx2
+from httpcore2 import AsyncNetworkBackend, AsyncNetworkStream
+from httpcore2._backends.auto import AutoBackend
 
 
 def socket_readable(sock: socket.socket | None) -> bool:
@@ -141,17 +141,17 @@ class ProbedBackend(AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
-class BackendTransport(httpx.AsyncHTTPTransport):
-    """httpx's transport with its connection pool on the given network backend."""
+class BackendTransport(httpx2.AsyncHTTPTransport):
+    """httpx2's transport with its connection pool on the given network backend."""
 
     def __init__(
-        self, *, limits: httpx.Limits, trust_env: bool, backend: AsyncNetworkBackend
+        self, *, limits: httpx2.Limits, trust_env: bool, backend: AsyncNetworkBackend
     ) -> None:
-        context = httpx.create_ssl_context(trust_env=trust_env)
+        context = httpx2.create_ssl_context(trust_env=trust_env)
         super().__init__(verify=context, limits=limits, trust_env=trust_env)
-        # httpx takes no network backend argument; its pool is rebuilt with the same
+        # httpx2 takes no network backend argument; its pool is rebuilt with the same
         # settings on ours (tests/security/test_egress.py fails if this stops working).
-        self._pool = httpcore.AsyncConnectionPool(
+        self._pool = httpcore2.AsyncConnectionPool(
             ssl_context=context,
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,

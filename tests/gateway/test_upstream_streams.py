@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-import httpx
-from httpcore._backends.auto import AutoBackend
+import httpx2
+from httpcore2._backends.auto import AutoBackend
 
 from fastn_gen.gateway.http_pool import ClientPool
 from fastn_gen.gateway.request_builder import PreparedRequest
@@ -67,7 +67,7 @@ async def _pool_replaces_closed_connections() -> None:
             response = await pool.send(PreparedRequest("GET", url, private_ok=True))
             assert (response.status, response.body) == (200, b"ok")
             await asyncio.sleep(0.05)  # lets the close arrive before the next request
-        client = pool.client_for(httpx.URL(url), private_ok=True)
+        client = pool.client_for(httpx2.URL(url), private_ok=True)
         assert isinstance(client._transport._pool._network_backend, ProbedBackend)  # type: ignore[attr-defined]
         await pool.aclose()
     # Every closed connection was noticed while idle and replaced, none reused dead.
