@@ -91,6 +91,7 @@ def measure(
     variant: str,
     seconds: float,
     extra: dict[str, str],
+    list_rounds: int = 5,
 ) -> dict[str, Any]:
     port = free_port()
     proc = server_proc(work, generated, tenants, variant, port, extra).start()
@@ -114,7 +115,7 @@ def measure(
                 **base,
                 "headers": {"Authorization": f"Bearer {keys.all_connectors}"},
                 "concurrency": [],
-                "list_rounds": 0 if variant == "sdk" else 5,
+                "list_rounds": 0 if variant == "sdk" else list_rounds,
             }
         ).get("list")
         calls = loadgen(
@@ -149,6 +150,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--sdk", action="store_true", help="measure the bare SDK floor too")
+    parser.add_argument("--list-rounds", type=int, default=5, help="tools/list rounds (0: none)")
     parser.add_argument("--baseline-tree", type=Path, help="source tree of variant 'base'")
     parser.add_argument(
         "--generated",
@@ -186,7 +188,11 @@ def main() -> None:
             for r in range(args.rounds):
                 for v in variants:
                     print(f"round {r + 1}: {v}", file=sys.stderr, flush=True)
-                    rows[v].append(measure(work, generated, tenants, keys, v, args.seconds, extra))
+                    rows[v].append(
+                        measure(
+                            work, generated, tenants, keys, v, args.seconds, extra, args.list_rounds
+                        )
+                    )
         finally:
             upstream.stop()
     table = {v: {k: median([row[k] for row in rs]) for k in rs[0]} for v, rs in rows.items()}
