@@ -80,3 +80,31 @@ def test_probe_sees_the_peer_closing() -> None:
 
 def test_pool_reuses_connections_and_replaces_those_the_upstream_closed() -> None:
     asyncio.run(_pool_replaces_closed_connections())
+
+
+async def _one_poll_per_turn() -> None:
+    import socket
+
+    from fastn_gen.gateway.upstream_streams import SocketWatch
+
+    watch = SocketWatch()
+    (a, peer_a), (b, peer_b) = socket.socketpair(), socket.socketpair()
+    for sock in (a, b):
+        sock.setblocking(False)
+        watch.add(sock.fileno())
+    peer_a.send(b"x")
+    assert (watch.readable(a), watch.readable(b)) == (True, False)
+    peer_b.send(b"y")
+    # Same turn of the loop: the pass over the pool shares the first poll's answer.
+    assert watch.readable(b) is False
+    await asyncio.sleep(0)
+    assert watch.readable(b) is True
+    watch.discard(b.fileno())
+    b.close()
+    assert watch.readable(b) is True  # a closed socket is never kept
+    for sock in (a, peer_a, peer_b):
+        sock.close()
+
+
+def test_idle_probes_share_one_poll_per_loop_turn() -> None:
+    asyncio.run(_one_poll_per_turn())
