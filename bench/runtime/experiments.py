@@ -2,6 +2,11 @@
 ``gateway_variant.py`` against the same upstream, interleaved, medians of the rounds.
 
     python bench/runtime/experiments.py [--variants none,auth-inline,...] [--rounds 2]
+        [--sdk] [--baseline-tree DIR]
+
+``--sdk`` adds the bare SDK server (the floor) to every round; ``--baseline-tree`` adds
+the variant ``base``: the gateway as found in DIR (e.g. ``git archive`` of an earlier
+commit), to measure changes already made in the working tree against it.
 
 Prints a table and writes ``bench/results/experiments-<time>.json``.
 """
@@ -42,14 +47,28 @@ def loadgen(job: dict[str, Any]) -> dict[str, Any]:
     return dict(json.loads(out.stdout))
 
 
-def measure(
-    work: Path, generated: Path, tenants: Path, keys: gw.Keys, variant: str, seconds: float
-) -> dict[str, Any]:
-    port = free_port()
+def server_proc(
+    work: Path, generated: Path, tenants: Path, variant: str, port: int, extra: dict[str, str]
+) -> Proc:
+    if variant == "sdk":
+        args = [
+            sys.executable,
+            str(HERE / "sdk_server.py"),
+            "--port",
+            str(port),
+            "--upstream",
+            extra["upstream"],
+            "--tool",
+            extra["tool"],
+        ]
+        return Proc("sdk", args, work / "sdk.log", env=gw.gateway_env(), cwd=work)
+    env = gw.gateway_env()
+    if variant == "base":
+        env["PYTHONPATH"] = extra["baseline_tree"]
     args = [
         sys.executable,
         str(HERE / "gateway_variant.py"),
-        variant.replace("+", ","),
+        "none" if variant == "base" else variant.replace("+", ","),
         "--",
         "http",
         "--config",
@@ -61,9 +80,21 @@ def measure(
         "--log-level",
         "warning",
     ]
-    proc = Proc(
-        f"variant-{variant}", args, work / f"variant-{variant}.log", env=gw.gateway_env(), cwd=work
-    ).start()
+    return Proc(f"variant-{variant}", args, work / f"variant-{variant}.log", env=env, cwd=work)
+
+
+def measure(
+    work: Path,
+    generated: Path,
+    tenants: Path,
+    keys: gw.Keys,
+    variant: str,
+    seconds: float,
+    extra: dict[str, str],
+    list_rounds: int = 5,
+) -> dict[str, Any]:
+    port = free_port()
+    proc = server_proc(work, generated, tenants, variant, port, extra).start()
     try:
         proc.wait_port(port, 120)
         url = f"http://127.0.0.1:{port}/mcp"
@@ -84,9 +115,9 @@ def measure(
                 **base,
                 "headers": {"Authorization": f"Bearer {keys.all_connectors}"},
                 "concurrency": [],
-                "list_rounds": 5,
+                "list_rounds": 0 if variant == "sdk" else list_rounds,
             }
-        )["list"]
+        ).get("list")
         calls = loadgen(
             {
                 **base,
@@ -97,13 +128,13 @@ def measure(
         )
     finally:
         proc.stop()
-    row: dict[str, Any] = {
-        "list_raw_p50_ms": percentile(
+    row: dict[str, Any] = {"list_raw_p50_ms": 0.0, "list_cpu_ms": 0.0, "tools": 1}
+    if listed:
+        row["list_raw_p50_ms"] = percentile(
             listed["raw_latencies_ms"][1:] or listed["raw_latencies_ms"], 50
-        ),
-        "list_cpu_ms": listed["server_cpu_ms_per_list"],
-        "tools": listed["tools"],
-    }
+        )
+        row["list_cpu_ms"] = listed["server_cpu_ms_per_list"]
+        row["tools"] = listed["tools"]
     for phase in calls["calls"]:
         n = phase["concurrency"]
         row[f"c{n}_calls_per_s"] = phase["throughput"]
@@ -118,6 +149,9 @@ def main() -> None:
     parser.add_argument("--variants", default=VARIANTS)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--sdk", action="store_true", help="measure the bare SDK floor too")
+    parser.add_argument("--list-rounds", type=int, default=5, help="tools/list rounds (0: none)")
+    parser.add_argument("--baseline-tree", type=Path, help="source tree of variant 'base'")
     parser.add_argument(
         "--generated",
         type=Path,
@@ -125,6 +159,10 @@ def main() -> None:
     )
     args = parser.parse_args()
     variants = args.variants.split(",")
+    if args.baseline_tree is not None:
+        variants.insert(0, "base")
+    if args.sdk:
+        variants.insert(0, "sdk")
     with tempfile.TemporaryDirectory(prefix="fastn-exp-") as tmp:
         work = Path(tmp)
         port = free_port()
@@ -139,11 +177,22 @@ def main() -> None:
             gw.build(FASTN_GEN, gw.write_connectors(work, f"http://127.0.0.1:{port}"), generated)
             tenants = work / "tenants.yaml"
             keys = gw.write_tenants(tenants)
+            tool_json = work / "tool.json"
+            tool_json.write_text(json.dumps(gw.tool_entry(generated)))
+            extra = {
+                "upstream": f"http://127.0.0.1:{port}",
+                "tool": str(tool_json),
+                "baseline_tree": str(args.baseline_tree or ""),
+            }
             rows: dict[str, list[dict[str, Any]]] = {v: [] for v in variants}
             for r in range(args.rounds):
                 for v in variants:
                     print(f"round {r + 1}: {v}", file=sys.stderr, flush=True)
-                    rows[v].append(measure(work, generated, tenants, keys, v, args.seconds))
+                    rows[v].append(
+                        measure(
+                            work, generated, tenants, keys, v, args.seconds, extra, args.list_rounds
+                        )
+                    )
         finally:
             upstream.stop()
     table = {v: {k: median([row[k] for row in rs]) for k in rs[0]} for v, rs in rows.items()}

@@ -20,13 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-# ../shared/specs beside the checkout (a worktree sits one level deeper).
+# The vendor specs sit in ``shared/specs`` next to the checkout (or a worktree's parent).
 SPECS = next(
-    (
-        p / "shared" / "specs"
-        for p in Path(__file__).resolve().parents[3:5]
-        if (p / "shared" / "specs").is_dir()
-    ),
+    (p / "shared" / "specs" for p in Path(__file__).resolve().parents if (p / "shared").is_dir()),
     Path(__file__).resolve().parents[3] / "shared" / "specs",
 )
 STRIPE_SPEC = SPECS / "stripe" / "spec3.yaml"

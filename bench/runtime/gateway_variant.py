@@ -11,6 +11,9 @@ being a comma-separated subset of:
   collections during serving do not walk the catalog;
 - ``sniffio-known-missing``: record once that ``sniffio`` is not installed, so
   httpcore's per-request ``import sniffio`` fails fast instead of searching sys.path;
+- ``sqlite-inline``: run the SQLite store's writes on the event loop instead of its
+  writer thread (what a write costs without the thread hop; unsafe where another
+  process can hold the database's write lock);
 - ``none``: the gateway as it is (the baseline, started the same way).
 """
 
@@ -108,6 +111,13 @@ def apply(patches: set[str]) -> None:
             sys.modules["sniffio"] = None  # type: ignore[assignment]
     from fastn_gen.gateway import serve
 
+    if "sqlite-inline" in patches:
+        from fastn_gen.store.sqlite_runner import SQLiteRunner
+
+        async def write(self: Any, work: Any) -> Any:
+            return self._transaction(work)
+
+        SQLiteRunner.write = write  # type: ignore[method-assign]
     if "auth-inline" in patches:
         import types as pytypes
 

@@ -29,6 +29,8 @@ OWNERS: list[tuple[str, str]] = [
     ("fastn_generated_", "gateway: generated models"),
     ("(httpx/", "upstream HTTP client (httpx, httpcore)"),
     ("(httpcore/", "upstream HTTP client (httpx, httpcore)"),
+    ("(httpx2/", "upstream HTTP client (httpx, httpcore)"),
+    ("(httpcore2/", "upstream HTTP client (httpx, httpcore)"),
     ("(mcp/", "MCP SDK (dispatch, result serialisation)"),
     ("(mcp_types/", "MCP SDK (dispatch, result serialisation)"),
     ("(uvicorn/", "HTTP server (uvicorn, h11, starlette)"),

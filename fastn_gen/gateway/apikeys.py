@@ -196,6 +196,21 @@ class ApiKeyIndex:
         with self._lock:
             return KeyIndexStats(self._hits, self._misses, self._verifications, len(self._cache))
 
+    def cached(self, presented: str) -> tuple[bool, str | None]:
+        """(True, answer) when ``presented`` was checked before; no hashing beyond SHA-256.
+
+        Cheap enough for the event loop; a miss needs :meth:`lookup` (scrypt) off it.
+        """
+        if not presented:
+            return True, None
+        fingerprint = hashlib.sha256(presented.encode()).digest()
+        with self._lock:
+            if fingerprint in self._cache:
+                self._hits += 1
+                self._cache.move_to_end(fingerprint)
+                return True, self._cache[fingerprint]
+        return False, None
+
     def lookup(self, presented: str) -> str | None:
         """The tenant id ``presented`` belongs to, or None."""
         entry = self.lookup_entry(presented)

@@ -16,21 +16,24 @@ to the connection (DNS rebinding).
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import socket
 from collections.abc import Iterable
 from typing import Any
 
 import anyio
-import httpcore
-import httpx
-from httpcore import AsyncNetworkBackend, AsyncNetworkStream
-from httpcore._backends.auto import AutoBackend
+import httpcore2
+import httpx2
+from httpcore2 import AsyncNetworkBackend, AsyncNetworkStream
+from httpcore2._backends.auto import AutoBackend
+
+from fastn_gen.gateway.upstream_streams import BackendTransport
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
-class EgressRefused(httpcore.ConnectError):
+class EgressRefused(httpcore2.ConnectError):
     """The destination is not one this connector may reach. Carries no credential."""
 
 
@@ -57,7 +60,13 @@ def within_base(url: str, base: str) -> bool:
     refactors: paths are percent-encoded, so a tool argument cannot leave it)."""
     if url != base and not url.startswith(base + "/"):
         return False
-    return httpx.URL(url).host == httpx.URL(base).host
+    return httpx2.URL(url).host == _host_of(base)
+
+
+@functools.lru_cache(maxsize=1024)
+def _host_of(base: str) -> str:
+    # Connectors' base URLs: a handful per gateway, parsed once each.
+    return httpx2.URL(base).host
 
 
 async def _resolve(host: str, port: int, timeout: float | None) -> list[str]:
@@ -76,7 +85,7 @@ async def _resolve(host: str, port: int, timeout: float | None) -> list[str]:
         problem = exc.strerror or str(exc)
     if problem is not None:
         # Raised outside the handler: the resolver's error is not the useful cause.
-        raise httpcore.ConnectError(f"cannot resolve {host}: {problem}")
+        raise httpcore2.ConnectError(f"cannot resolve {host}: {problem}")
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
@@ -102,7 +111,7 @@ class PublicOnlyBackend(AsyncNetworkBackend):
                 f"{where} is a private, loopback or link-local address; "
                 "only connectors marked self_hosted may reach those"
             )
-        last: Exception = httpcore.ConnectError(f"no address for {host}")
+        last: Exception = httpcore2.ConnectError(f"no address for {host}")
         for address in addresses:
             try:
                 return await self._inner.connect_tcp(
@@ -112,7 +121,7 @@ class PublicOnlyBackend(AsyncNetworkBackend):
                     local_address=local_address,
                     socket_options=socket_options,
                 )
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+            except (httpcore2.ConnectError, httpcore2.ConnectTimeout) as exc:
                 last = exc
         raise last
 
@@ -125,17 +134,8 @@ class PublicOnlyBackend(AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
-class PublicOnlyTransport(httpx.AsyncHTTPTransport):
-    """httpx's transport with its connection pool on :class:`PublicOnlyBackend`."""
+class PublicOnlyTransport(BackendTransport):
+    """httpx2's transport with its connection pool on :class:`PublicOnlyBackend`."""
 
-    def __init__(self, *, limits: httpx.Limits, trust_env: bool = False) -> None:
-        super().__init__(limits=limits, trust_env=trust_env)
-        # httpx takes no network backend argument; its pool is rebuilt with the same
-        # settings on ours (tests/security/test_egress.py fails if this stops working).
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=trust_env),
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            network_backend=PublicOnlyBackend(),
-        )
+    def __init__(self, *, limits: httpx2.Limits, trust_env: bool = False) -> None:
+        super().__init__(limits=limits, trust_env=trust_env, backend=PublicOnlyBackend())

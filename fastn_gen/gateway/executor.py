@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-import httpx
+import httpx2
 
 from fastn_gen.gateway.auth_inject import AuthError, auth_material
 from fastn_gen.gateway.credentials import CredentialError, resolve_credentials
@@ -233,16 +233,16 @@ class Executor:
         timeouts = self.pool.options
         try:
             return await self.pool.send(request)
-        except httpx.ConnectTimeout:
+        except httpx2.ConnectTimeout:
             message = f"timed out after {timeouts.connect_timeout:g} s connecting to {describe}"
             kind = ERR_TIMEOUT
         except TotalTimeout as exc:
             message = f"{describe} sent {exc}"
             kind = ERR_TIMEOUT
-        except httpx.TimeoutException:
+        except httpx2.TimeoutException:
             message = f"timed out after {timeouts.read_timeout:g} s waiting for {describe}"
             kind = ERR_TIMEOUT
-        except httpx.ConnectError as exc:
+        except httpx2.ConnectError as exc:
             refused = isinstance(exc.__cause__, EgressRefused)
             verb = "refused to" if refused else "could not"
             message = f"{verb} connect to {describe}: {_reason(exc)}"
@@ -250,11 +250,11 @@ class Executor:
         except ResponseTooLarge as exc:
             message = f"response from {describe} is larger than {exc.limit} bytes"
             kind = ERR_TOO_LARGE
-        except httpx.InvalidURL as exc:
+        except httpx2.InvalidURL as exc:
             # From the arguments (a query too long for a URL): repeating cannot help.
             message = f"request to {describe} cannot be sent: {_reason(exc)}"
             kind = ERR_ARGUMENTS
-        except httpx.HTTPError as exc:
+        except httpx2.HTTPError as exc:
             message = f"request to {describe} failed: {_reason(exc)}"
             kind = ERR_TRANSPORT
         raise _Failed(error_outcome(redact(f"Upstream error: {message}"), kind, _ms(started)))
@@ -281,7 +281,7 @@ class Executor:
         head = f"Upstream error: HTTP {status} {response.reason}".rstrip() + f" from {describe}"
         if 300 <= status < 400:
             location = response.headers.get("location", "")
-            target = httpx.URL(location).host if location else ""
+            target = httpx2.URL(location).host if location else ""
             detail = f"redirect{' to ' + target if target else ''} not followed"
             return error_outcome(redact(f"{head}: {detail}"), ERR_REDIRECT, latency_ms, status)
         message = upstream_message(response)

@@ -22,27 +22,35 @@ import sys
 from dataclasses import dataclass
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 
-import httpx
+import httpx2
+from httpcore2._backends.auto import AutoBackend
 
 from fastn_gen import __version__
 from fastn_gen.gateway.egress import PublicOnlyTransport
 from fastn_gen.gateway.redact import RedactingFilter
 from fastn_gen.gateway.request_builder import PreparedRequest
+from fastn_gen.gateway.upstream_streams import BackendTransport
 from fastn_gen.observability.request_id import stamp_upstream_request
 
 USER_AGENT = f"fastn-gen/{__version__}"
 
-# httpx logs each request's full URL, query string included; httpcore (at debug level)
-# the upstream's response headers, which may echo a credential.
+# httpx2 (upstream calls; httpx for the OAuth resource server's key fetches) logs each
+# request's full URL, query string included; httpcore (at debug level) the upstream's
+# response headers, which may echo a credential.
 # Filters do not apply to child loggers, so each logger gets its own.
-for _name in ("httpx", "httpcore.connection", "httpcore.http11", "httpcore.http2"):
+for _name in ("httpx", "httpx2") + tuple(
+    f"{core}.{part}"
+    for core in ("httpcore", "httpcore2")
+    for part in ("connection", "http11", "http2")
+):
     logging.getLogger(_name).addFilter(RedactingFilter())
 
-# httpcore runs ``import sniffio`` several times per request to learn the async library.
+# httpx's httpcore runs ``import sniffio`` several times per request to learn the async library.
 # When sniffio is not installed (anyio no longer needs it), each failed import searches
 # the whole of sys.path again: about 0.3 ms of CPU per upstream call (measured by
 # bench/runtime). Recording the absence once makes those imports fail at once, as they
 # would anyway; httpcore then assumes asyncio, which is what the gateway runs on.
+# (httpcore2, which the upstream pool uses, imports it once.)
 if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
     sys.modules["sniffio"] = None  # type: ignore[assignment]
 
@@ -70,7 +78,7 @@ class UpstreamOptions:
         return self.connect_timeout + 2 * self.read_timeout
 
 
-class TotalTimeout(httpx.ReadTimeout):
+class TotalTimeout(httpx2.ReadTimeout):
     """The upstream kept the connection busy past the overall deadline."""
 
 
@@ -84,7 +92,7 @@ class ResponseTooLarge(Exception):
 class UpstreamResponse:
     status: int
     reason: str
-    headers: httpx.Headers
+    headers: httpx2.Headers
     body: bytes
 
     @property
@@ -100,21 +108,21 @@ def _no_cookies() -> CookieJar:
 class ClientPool:
     def __init__(self, options: UpstreamOptions | None = None) -> None:
         self.options = options or UpstreamOptions()
-        self._clients: dict[tuple[str, str, int | None, bool], httpx.AsyncClient] = {}
+        self._clients: dict[tuple[str, str, int | None, bool], httpx2.AsyncClient] = {}
 
-    def client_for(self, url: httpx.URL, private_ok: bool = False) -> httpx.AsyncClient:
+    def client_for(self, url: httpx2.URL, private_ok: bool = False) -> httpx2.AsyncClient:
         o = self.options
         public_only = o.public_only and not private_ok
         origin = (url.scheme, url.host, url.port, public_only)
         client = self._clients.get(origin)
         if client is None:
-            limits = httpx.Limits(
+            limits = httpx2.Limits(
                 max_connections=o.max_connections,
                 max_keepalive_connections=o.max_keepalive_connections,
                 keepalive_expiry=o.keepalive_expiry,
             )
-            client = httpx.AsyncClient(
-                timeout=httpx.Timeout(
+            client = httpx2.AsyncClient(
+                timeout=httpx2.Timeout(
                     connect=o.connect_timeout,
                     read=o.read_timeout,
                     write=o.write_timeout,
@@ -124,7 +132,9 @@ class ClientPool:
                 transport=(
                     PublicOnlyTransport(limits=limits, trust_env=o.trust_env)
                     if public_only
-                    else None
+                    else BackendTransport(
+                        limits=limits, trust_env=o.trust_env, backend=AutoBackend()
+                    )
                 ),
                 follow_redirects=False,
                 trust_env=o.trust_env,
@@ -137,7 +147,7 @@ class ClientPool:
         return client
 
     async def send(self, prepared: PreparedRequest) -> UpstreamResponse:
-        """Send ``prepared``; raises httpx errors or :class:`ResponseTooLarge`."""
+        """Send ``prepared``; raises httpx2 errors or :class:`ResponseTooLarge`."""
         try:
             async with asyncio.timeout(self.options.deadline):
                 return await self._send(prepared)
@@ -145,7 +155,7 @@ class ClientPool:
             raise TotalTimeout(f"no complete answer within {self.options.deadline:g} s") from None
 
     async def _send(self, prepared: PreparedRequest) -> UpstreamResponse:
-        url = httpx.URL(prepared.url)
+        url = httpx2.URL(prepared.url)
         client = self.client_for(url, prepared.private_ok)
         request = client.build_request(
             prepared.method,
@@ -164,7 +174,7 @@ class ClientPool:
             response.status_code, response.reason_phrase, response.headers, body
         )
 
-    async def _read(self, response: httpx.Response) -> bytes:
+    async def _read(self, response: httpx2.Response) -> bytes:
         limit = self.options.max_response_bytes
         declared = response.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:

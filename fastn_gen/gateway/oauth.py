@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlencode
 
-import httpx
+import httpx2
 
 from fastn_gen.gateway.http_pool import ClientPool, ResponseTooLarge
 from fastn_gen.gateway.oauth_shared import RefreshBusy, SharedTokens
@@ -209,9 +209,9 @@ class OAuthTokens:
         )
         try:
             response = await self._pool.send(request)
-        except httpx.TimeoutException:
+        except httpx2.TimeoutException:
             raise OAuthError("token endpoint timed out") from None
-        except (httpx.HTTPError, ResponseTooLarge) as exc:
+        except (httpx2.HTTPError, ResponseTooLarge) as exc:
             raise OAuthError(redact(f"token endpoint request failed: {exc}")) from None
         if not 200 <= response.status < 300:
             raise OAuthError(

@@ -6,6 +6,12 @@ returns; one background task writes them to the store in order. Readers that mus
 every earlier write (the native tools and resources) call :meth:`flush` first, and
 :meth:`aclose` writes everything still queued, so a clean shutdown loses nothing.
 
+The writer takes everything queued at once (up to :data:`WRITE_GROUP`). A store that
+applies writes in the order they were handed to it (``ordered_writes``: SQLite, whose
+writer commits them in groups) gets the whole group handed over together, so a call's
+event and status update cost one transaction, shared with every other call's; other
+stores get them one after the other, as before.
+
 Arguments are never stored: events carry a keyed digest of them
 (:mod:`fastn_gen.gateway.digest`). Error messages are already redacted by the
 executor; they are redacted once more here and cut to a bounded length.
@@ -36,6 +42,7 @@ logger = logging.getLogger(__name__)
 ERROR_LIMIT = 500
 ERR_INTERNAL = "internal"  # a bug in the gateway, not the upstream's doing
 DEFAULT_QUEUE_SIZE = 10_000
+WRITE_GROUP = 256
 
 # Errors a 200 answer can carry (Slack's ``ok: false``) that mean the credential itself
 # is no longer accepted, as opposed to a bad argument.
@@ -110,6 +117,8 @@ class EventRecorder:
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.store = store
+        # The store applies writes in the order they are started (see the module doc).
+        self._ordered = bool(getattr(store, "ordered_writes", False))
         self.digest = digest
         self.clock = clock
         self._queue: asyncio.Queue[Write | asyncio.Future[None] | object] = asyncio.Queue(
@@ -165,10 +174,21 @@ class EventRecorder:
 
     async def _run(self) -> None:
         while True:
-            item = await self._queue.get()
-            if item is _STOP:
+            group = [await self._queue.get()]
+            # Everything queued meanwhile, up to a marker or the stop (they end a group).
+            while len(group) < WRITE_GROUP and callable(group[-1]) and not self._queue.empty():
+                group.append(self._queue.get_nowait())
+            end = group[-1]
+            writes = group if callable(end) else group[:-1]
+            if self._ordered and len(writes) > 1:
+                await asyncio.gather(*(self._apply(write) for write in writes))
+            else:
+                for write in writes:
+                    await self._apply(write)
+            if end is _STOP:
                 return
-            await self._apply(item)
+            if not callable(end):
+                await self._apply(end)
 
     async def _drain_inline(self) -> None:
         while not self._queue.empty():

@@ -795,6 +795,9 @@ class TenantRegistry:
         """Nothing to close for a file's tenants."""
 
     async def resolve_key(self, presented_key: str) -> Tenant | None:
+        known, tenant_id = self._keys.cached(presented_key)
+        if known:  # checked before: no thread hop for a dictionary look-up
+            return self._tenants.get(tenant_id) if tenant_id is not None else None
         # In a worker thread: the first check of a generated key runs scrypt (~50 ms),
         # which must not stall every other request on the loop.
         return await anyio.to_thread.run_sync(self.authenticate, presented_key)

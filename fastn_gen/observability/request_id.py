@@ -14,7 +14,7 @@ import re
 import secrets
 from contextvars import ContextVar
 
-import httpx
+import httpx2
 from opentelemetry.propagate import inject
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -66,8 +66,8 @@ class RequestIdMiddleware:
             _request_id.reset(token)
 
 
-async def stamp_upstream_request(request: httpx.Request) -> None:
-    """httpx request hook: the request id, and the W3C trace context when a trace is
+async def stamp_upstream_request(request: httpx2.Request) -> None:
+    """httpx2 request hook: the request id, and the W3C trace context when a trace is
     being recorded (a no-op without an OpenTelemetry SDK), on every upstream call."""
     request_id = _request_id.get()
     if request_id is not None:

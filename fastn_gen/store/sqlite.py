@@ -132,6 +132,9 @@ def _status(row: tuple[Any, ...]) -> IntegrationStatus:
 class SQLiteStore(SQLiteFlowRuns, SQLiteTenants):
     """``Store`` on one SQLite file; safe for several processes sharing that file."""
 
+    # Writes are applied in the order they are started (one queue, one writer thread).
+    ordered_writes = True
+
     def __init__(
         self,
         path: Path,

@@ -117,3 +117,16 @@ def test_wrong_secret_for_a_known_id_is_refused() -> None:
     kid = key_id(key)
     assert index.lookup(f"fgk_{kid}_{'y' * 43}") is None
     assert index.lookup("") is None
+
+
+def test_cached_answers_only_keys_checked_before() -> None:
+    key = generate_api_key("acme")[0]
+    index = ApiKeyIndex([entry("acme", key)])
+    assert index.cached(key) == (False, None)  # never checked: the caller must verify
+    assert index.stats.verifications == 0
+    assert index.lookup(key) == "acme"
+    assert index.cached(key) == (True, "acme")
+    wrong = key[:-1] + ("A" if key[-1] != "A" else "B")
+    assert index.lookup(wrong) is None
+    assert index.cached(wrong) == (True, None)  # a refused key stays refused
+    assert index.stats.verifications == 2

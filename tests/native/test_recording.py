@@ -141,3 +141,28 @@ def test_the_digest_key_file_is_created_private_and_reused(tmp_path: Path) -> No
         ArgsDigest.for_data_dir(data, environ={})
     with pytest.raises(DigestKeyError, match="not valid base64"):
         ArgsDigest.for_data_dir(data, environ={"FASTN_DIGEST_KEY": "???"})
+
+
+async def test_queued_records_share_transactions_and_keep_their_order(store: SQLiteStore) -> None:
+    from fastn_gen.gateway.outcome import ToolOutcome
+
+    recorder = EventRecorder(store, digest())
+    recorder.start()
+    try:
+        before = store._runner.transactions
+        ok = ToolOutcome(False, "{}", {}, 200, 1.0)
+        failed = error_outcome("stripe said 500", ERR_HTTP, 1.0, 500)
+        for i in range(60):
+            outcome = failed if i == 59 else ok
+            await recorder.tool_call("acme", f"t{i}", "stripe", outcome, {"i": i})
+        await recorder.flush()
+        # 120 writes (an event and a status update per call) in a few grouped commits.
+        assert store._runner.transactions - before < 20
+        assert recorder.written == 120 and recorder.failed == 0
+        page = await store.list_events("acme", EventQuery(limit=100))
+        assert len(page.events) == 60
+        (status,) = await store.integration_status("acme")
+        # Applied in call order: the failure came last, so it is the one that counts.
+        assert (status.calls_ok, status.calls_failed, status.consecutive_failures) == (59, 1, 1)
+    finally:
+        await recorder.aclose()
