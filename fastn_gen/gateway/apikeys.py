@@ -196,7 +196,7 @@ class ApiKeyIndex:
         with self._lock:
             return KeyIndexStats(self._hits, self._misses, self._verifications, len(self._cache))
 
-    def cached(self, presented: str) -> tuple[bool, str | None]:
+    def cached(self, presented: str) -> tuple[bool, KeyEntry | None]:
         """(True, answer) when ``presented`` was checked before; no hashing beyond SHA-256.
 
         Cheap enough for the event loop; a miss needs :meth:`lookup` (scrypt) off it.

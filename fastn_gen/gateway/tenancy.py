@@ -795,9 +795,10 @@ class TenantRegistry:
         """Nothing to close for a file's tenants."""
 
     async def resolve_key(self, presented_key: str) -> Tenant | None:
-        known, tenant_id = self._keys.cached(presented_key)
+        known, entry = self._keys.cached(presented_key)
         if known:  # checked before: no thread hop for a dictionary look-up
-            return self._tenants.get(tenant_id) if tenant_id is not None else None
+            # As served for that key: its toolset narrows the tenant's (as authenticate).
+            return self._as_key.get(entry.key_id) if entry is not None else None
         # In a worker thread: the first check of a generated key runs scrypt (~50 ms),
         # which must not stall every other request on the loop.
         return await anyio.to_thread.run_sync(self.authenticate, presented_key)

@@ -125,7 +125,8 @@ def test_cached_answers_only_keys_checked_before() -> None:
     assert index.cached(key) == (False, None)  # never checked: the caller must verify
     assert index.stats.verifications == 0
     assert index.lookup(key) == "acme"
-    assert index.cached(key) == (True, "acme")
+    known, found = index.cached(key)
+    assert known and found is not None and found.tenant_id == "acme"
     wrong = key[:-1] + ("A" if key[-1] != "A" else "B")
     assert index.lookup(wrong) is None
     assert index.cached(wrong) == (True, None)  # a refused key stays refused

@@ -105,6 +105,28 @@ def test_a_key_narrows_its_tenant_and_carries_its_id(tmp_path: Path, catalog: Ca
     assert views.for_tenant(registry.authenticate(KEYS["narrow"])) is narrow_view  # type: ignore[arg-type]
 
 
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.mark.anyio
+async def test_a_key_resolved_again_from_the_cache_stays_narrowed(
+    tmp_path: Path, catalog: Catalog
+) -> None:
+    """The second resolution of a key skips verification (no thread hop); it must still
+    serve the key's narrowed tenant, never the tenant's wider toolset."""
+    text = _tenants("{connectors: [slack], mode: search}", "{access: read, mode: all}")
+    registry = load(text, tmp_path, catalog=CATALOG)
+    first = await registry.resolve_key(KEYS["narrow"])
+    again = await registry.resolve_key(KEYS["narrow"])
+    assert registry.key_stats.hits >= 1
+    for tenant in (first, again):
+        assert tenant is not None
+        assert (tenant.api_key_id, tenant.toolset.mode) == ("narrow", "all")
+    assert await registry.resolve_key(KEYS["narrow"] + "x") is None
+
+
 def test_filters_stack_so_a_key_never_widens() -> None:
     tool = ToolFacts("slack_send_message", "slack", ("chat", "messaging"), False, False)
     assert tool_filter(tags=["chat"]).admits(tool)
