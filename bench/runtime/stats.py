@@ -42,6 +42,7 @@ def summarise_list(phase: dict[str, Any]) -> dict[str, Any]:
         "raw_p50_ms": percentile(phase["raw_latencies_ms"], 50),
         "raw_p99_ms": percentile(phase["raw_latencies_ms"], 99),
         "server_cpu_ms_per_list": phase["server_cpu_ms_per_list"],
+        "server_cpu_ms_per_replay": phase.get("server_cpu_ms_per_replay"),
     }
 
 

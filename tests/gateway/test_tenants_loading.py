@@ -3,13 +3,17 @@ forked check of large files."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import pytest
 import yaml
 
-from fastn_gen.gateway import tenancy, tenants_yaml
+from fastn_gen.gateway import forked, tenants_validation, tenants_yaml
 from fastn_gen.gateway.apikeys import hash_api_key
 from fastn_gen.gateway.tenancy import TenantConfigError, TenantRegistry
 
@@ -132,7 +136,19 @@ def test_validation_errors_carry_the_lines_of_the_fields(tmp_path: Path) -> None
 def test_large_files_are_checked_in_a_child_process_with_the_same_results(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(tenancy, "FORK_ABOVE_BYTES", 0)
+    monkeypatch.setattr(tenants_validation, "FORK_ABOVE_BYTES", 0)
+    # Idle worker threads left by earlier tests would keep the check in process.
+    monkeypatch.setattr(forked.threading, "active_count", lambda: 1)
+    children: list[int] = []
+    real_fork = os.fork
+
+    def fork() -> int:
+        pid = real_fork()
+        if pid:
+            children.append(pid)
+        return pid
+
+    monkeypatch.setattr(forked.os, "fork", fork)
     assert mistakes(BROKEN, tmp_path) == expected_broken()
     registry = TenantRegistry.from_text(document(), environ={"SLACK_TOKEN": "x"})
     acme = registry.authenticate("acme-key")
@@ -141,6 +157,32 @@ def test_large_files_are_checked_in_a_child_process_with_the_same_results(
     # Shared parts stay shared through the child's pickle.
     globex = registry.get("globex")
     assert globex is not None and globex.limits is acme.limits
+    assert len(children) == 2  # both loads were checked in a child
+
+
+def test_no_child_is_forked_while_other_threads_run() -> None:
+    """A live reload loads in a worker thread: forking then could leave the child
+    waiting for good on a lock another thread held, so the work stays in process."""
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        assert forked.run_forked(os.getpid) == os.getpid()
+    finally:
+        stop.set()
+        other.join()
+    alone = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import os; from fastn_gen.gateway.forked import run_forked; "
+            "print(run_forked(os.getpid) != os.getpid())",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert alone.stdout.strip() == "True"
 
 
 def test_tenants_with_the_same_plan_share_limits_and_connections() -> None:
