@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from fastn_gen import __version__
+from fastn_gen.cli_options import config_option, generated_option
 
 EXIT_STALE = 1
 EXIT_INVALID = 2
@@ -155,22 +156,8 @@ def validate(connectors_dir: Path, quiet: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--tenant", "tenant_id", default=None, help="Show what this tenant sees instead.")
 @click.option("--key", "key_id", default=None, help="With --tenant: as this API key (its id).")
-@click.option(
-    "--config",
-    "config_path",
-    default="tenants.yaml",
-    show_default=True,
-    type=click.Path(path_type=Path),
-    help="With --tenant: the tenants file.",
-)
-@click.option(
-    "--generated",
-    "generated_dir",
-    default="generated",
-    show_default=True,
-    type=click.Path(path_type=Path),
-    help="With --tenant: the output of `fastn-gen build`.",
-)
+@config_option("With --tenant: the tenants file.")
+@generated_option("With --tenant: the output of `fastn-gen build`.")
 def tools(
     connectors_dir: Path,
     connector_name: str | None,

@@ -15,31 +15,13 @@ from typing import Any
 
 import click
 
-_COMMON = [
+from fastn_gen.cli_options import Decorator, config_option, generated_option, store_option
+
+_COMMON: list[Decorator] = [
     click.option("--tenant", "tenant_id", required=True, help="The tenant whose flows these are."),
-    click.option(
-        "--config",
-        "config_path",
-        default="tenants.yaml",
-        show_default=True,
-        type=click.Path(path_type=Path),
-        help="Tenants file.",
-    ),
-    click.option(
-        "--generated",
-        "generated_dir",
-        default="generated",
-        show_default=True,
-        type=click.Path(path_type=Path),
-        help="Output of `fastn-gen build` (the tools flows may call).",
-    ),
-    click.option(
-        "--store",
-        "store_url",
-        default=None,
-        envvar="FASTN_STORE_URL",
-        help="Store: postgresql://... URL or SQLite file (default: <data_dir>/fastn.db).",
-    ),
+    config_option(),
+    generated_option("Output of `fastn-gen build` (the tools flows may call)."),
+    store_option(),
     click.option("--json", "as_json", is_flag=True, help="Machine-readable output."),
 ]
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import click
 
+from fastn_gen.cli_options import config_option, generated_option
 from fastn_gen.gateway import serve_options
 from fastn_gen.observability import options as operator_options
 
@@ -21,26 +22,12 @@ from fastn_gen.observability import options as operator_options
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 
-_CONFIG_OPTION = click.option(
-    "--config",
-    "config_path",
-    default="tenants.yaml",
-    show_default=True,
-    type=click.Path(path_type=Path),
-    help="Tenants file.",
-)
+_CONFIG_OPTION = config_option()
 
 
 @click.command()
 @_CONFIG_OPTION
-@click.option(
-    "--generated",
-    "generated_dir",
-    default="generated",
-    show_default=True,
-    type=click.Path(path_type=Path),
-    help="Output of `fastn-gen build`.",
-)
+@generated_option()
 @click.option("--host", default=DEFAULT_HOST, show_default=True)
 @click.option(
     "--port", default=DEFAULT_PORT, show_default=True, type=int, help="0 picks a free port."
@@ -301,13 +288,7 @@ def claude_desktop_entry(
     help="A remote gateway's /mcp URL (mcp-remote form); default: local stdio form.",
 )
 @_CONFIG_OPTION
-@click.option(
-    "--generated",
-    "generated_dir",
-    default="generated",
-    show_default=True,
-    type=click.Path(path_type=Path),
-)
+@generated_option(None)
 def claude_config(tenant_id: str, url: str | None, config_path: Path, generated_dir: Path) -> None:
     """Print a Claude Desktop `mcpServers` entry for TENANT."""
     if not url:

@@ -12,28 +12,16 @@ from pathlib import Path
 
 import click
 
+from fastn_gen.cli_options import config_option, generated_option
+
 EXIT_PROBLEMS = 1
 MARKS = {"ok": "ok  ", "warn": "warn", "fail": "FAIL"}
 COLOURS = {"ok": "green", "warn": "yellow", "fail": "red"}
 
 
 @click.command()
-@click.option(
-    "--config",
-    "config_path",
-    default="tenants.yaml",
-    show_default=True,
-    type=click.Path(path_type=Path),
-    help="Tenants file.",
-)
-@click.option(
-    "--generated",
-    "generated_dir",
-    default="generated",
-    show_default=True,
-    type=click.Path(path_type=Path),
-    help="Output of `fastn-gen build`.",
-)
+@config_option()
+@generated_option()
 @click.option(
     "--connectors",
     "connectors_dir",

@@ -17,30 +17,14 @@ from typing import Any, TypeVar
 
 import click
 
+from fastn_gen.cli_options import config_option, generated_option, store_option
+
 T = TypeVar("T")
 
-_CONFIG = click.option(
-    "--config",
-    "config_path",
-    default="tenants.yaml",
-    show_default=True,
-    type=click.Path(path_type=Path),
-    help="Tenants file: plans and data directory (its own tenants are not used).",
-)
-_STORE = click.option(
-    "--store",
-    "store_url",
-    default=None,
-    envvar="FASTN_STORE_URL",
-    help="Store: postgresql://... URL or SQLite file (default: <data_dir>/fastn.db).",
-)
-_GENERATED = click.option(
-    "--generated",
-    "generated_dir",
-    default="generated",
-    show_default=True,
-    type=click.Path(path_type=Path),
-    help="Output of `fastn-gen build`, to check connector names, credentials, variables.",
+_CONFIG = config_option("Tenants file: plans and data directory (its own tenants are not used).")
+_STORE = store_option()
+_GENERATED = generated_option(
+    "Output of `fastn-gen build`, to check connector names, credentials, variables."
 )
 
 
