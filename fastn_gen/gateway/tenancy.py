@@ -1,16 +1,9 @@
-"""Tenants, their API keys and connections, loaded from ``tenants.yaml``.
+"""Tenants by id and by API key: the registry a gateway serves from.
 
-The file is validated as a whole: every mistake is collected with its location (a
-JSON pointer, plus the YAML line) and reported together in one
-:class:`TenantConfigError`. Nothing in a message repeats a credential value.
-
-Credential references (values under a connection's ``credentials``):
-
-- ``${ENV_VAR}``: read from the environment when a tool is called;
-- ``secret:<name>``: the value stored for (tenant, connection, ``<name>``) in the
-  encrypted secrets file (:mod:`fastn_gen.gateway.secrets`);
-- anything else is a plaintext literal, refused unless the connection or its tenant
-  sets ``allow_plaintext: true``.
+It is built from ``tenants.yaml`` (checked by :mod:`.tenants_validation`, every
+mistake reported together in one :class:`TenantConfigError`) or directly from
+tenants; the runtime shapes (tenants, connections, credential references) are in
+:mod:`.tenant_types`, and are re-exported here.
 """
 
 from __future__ import annotations
