@@ -50,6 +50,9 @@ SLACK_TOOLS = {"slack_list_channels", "slack_send_message"}
 NATIVE = {tool.name for tool in NATIVE_TOOLS}
 TENANTS = ("quota", "bulk", "newco", "subs", "other", "revoked", "accts", "accts_eu")
 
+# A listen stream is idle until an event arrives: no read timeout shorter than the test.
+LISTEN_TIMEOUT = httpx.Timeout(30.0, read=120.0)
+
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
@@ -173,7 +176,9 @@ async def test_subscribed_clients_on_every_replica_hear_their_tenants_change(
 
     async def listen(name: str, url: str, key: str) -> None:
         nonlocal opened
-        async with httpx.AsyncClient(headers={"Authorization": f"Bearer {key}"}) as http:
+        async with httpx.AsyncClient(
+            headers={"Authorization": f"Bearer {key}"}, timeout=LISTEN_TIMEOUT
+        ) as http:
             transport = streamable_http_client(url, http_client=http)
             async with Client(transport, mode="2026-07-28") as client:
                 async with client.listen(tools_list_changed=True) as subscription:
@@ -190,7 +195,8 @@ async def test_subscribed_clients_on_every_replica_hear_their_tenants_change(
             group.create_task(listen("other", cluster.gateways[0].url, other_key)),
         ]
         await asyncio.wait_for(ready.wait(), 10)
-        cluster.connect_slack("subs")
+        # Off the loop: the listen streams must keep being read while the CLI runs.
+        await asyncio.to_thread(cluster.connect_slack, "subs")
 
         async def both_heard() -> bool:
             return bool(heard["a"] and heard["b"])
@@ -225,7 +231,9 @@ async def test_a_second_account_added_with_the_cli_reaches_both_replicas(
     listening = asyncio.Event()
 
     async def listen() -> None:
-        async with httpx.AsyncClient(headers={"Authorization": f"Bearer {key}"}) as http:
+        async with httpx.AsyncClient(
+            headers={"Authorization": f"Bearer {key}"}, timeout=LISTEN_TIMEOUT
+        ) as http:
             transport = streamable_http_client(cluster.gateways[0].url, http_client=http)
             async with Client(transport, mode="2026-07-28") as client:
                 async with client.listen(tools_list_changed=True) as subscription:
@@ -249,8 +257,15 @@ async def test_a_second_account_added_with_the_cli_reaches_both_replicas(
         task = group.create_task(listen())
         await asyncio.wait_for(listening.wait(), 10)
         reference = "${ACCTS_EU_SLACK_TOKEN}"
-        cluster.cli(
-            "connect", "accts", "slack", "--name", "slack-eu", "--credential", f"token={reference}"
+        await asyncio.to_thread(
+            cluster.cli,
+            "connect",
+            "accts",
+            "slack",
+            "--name",
+            "slack-eu",
+            "--credential",
+            f"token={reference}",
         )
         await _eventually(accounts_everywhere, CHANGE_BOUND_S)
         cluster.slack.clear()
