@@ -8,7 +8,6 @@ connectors a tenant has connected (tenants on the same plan share one list).
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import importlib.machinery
 import importlib.util
@@ -22,6 +21,7 @@ from typing import Any
 
 import mcp_types as types
 
+from fastn_gen.collector import collector_paused
 from fastn_gen.runtime.operation import ConnectorSpec, LazyModels, Operation, ToolInput
 
 MANIFEST_FORMAT = 1
@@ -86,13 +86,8 @@ class Catalog:
         # Loading allocates millions of long-lived objects (the manifest's schemas) and
         # no reference cycles; the cyclic collector would rescan them again and again.
         # Paused meanwhile, the load takes about a third less time.
-        was_enabled = gc.isenabled()
-        gc.disable()
-        try:
+        with collector_paused():
             return cls._load(Path(generated_dir), module_suffix)
-        finally:
-            if was_enabled:
-                gc.enable()
 
     @classmethod
     def _load(cls, generated_dir: Path, module_suffix: str = "") -> Catalog:

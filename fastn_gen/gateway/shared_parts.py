@@ -1,4 +1,4 @@
-"""Keep equal immutable parts of many tenants once, and load them without the collector.
+"""Keep equal immutable parts of many tenants once.
 
 A tenants file with 100,000 tenants typically has a handful of plans and a handful of
 distinct connection sets (the same connector with the same ``${ENV}`` or ``secret:``
@@ -9,9 +9,7 @@ and never mutated after loading.
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
 from fastn_gen.gateway.limits import Limits, effective_limits
@@ -19,18 +17,6 @@ from fastn_gen.gateway.tenants_model import ConnectionModel, LimitsModel, PlanMo
 
 C = TypeVar("C")
 R = TypeVar("R")
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a large, acyclic structure is built."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 class SharedParts(Generic[R]):

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import anyio.to_thread
 
+from fastn_gen.collector import collector_paused
 from fastn_gen.gateway.apikeys import (
     DEFAULT_CACHE_SIZE,
     ApiKeyIndex,
@@ -26,7 +27,6 @@ from fastn_gen.gateway.apikeys import (
     key_id,
 )
 from fastn_gen.gateway.secrets import SecretStore
-from fastn_gen.gateway.shared_parts import collector_paused
 from fastn_gen.gateway.tenant_types import (
     ConfigIssue,
     Connection,
