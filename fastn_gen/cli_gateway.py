@@ -113,8 +113,6 @@ def serve(
     **reliability: object,
 ) -> None:
     """Run the multi-tenant gateway (streamable HTTP at /mcp, or stdio for one tenant)."""
-    from fastn_gen.gateway import serve as gateway_serve
-
     if stdio and not tenant_id:
         raise click.UsageError("--stdio needs --tenant ID")
     if tenant_id and not stdio:
@@ -155,6 +153,11 @@ def serve(
             argv.append("--access-log")
         if watch:
             argv.append("--watch")
+    from fastn_gen.collector import pause_for_start_up
+
+    pause_for_start_up()  # before the gateway's imports; main() resumes it
+    from fastn_gen.gateway import serve as gateway_serve
+
     sys.exit(gateway_serve.main(argv))
 
 

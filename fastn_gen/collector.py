@@ -19,3 +19,26 @@ def collector_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+# Whether pause_for_start_up turned the collector off (and so resume_after_start_up
+# turns it back on); a host that had disabled it keeps it disabled.
+_paused_for_start_up = False
+
+
+def pause_for_start_up() -> None:
+    """Pause the cyclic collector for a server's start-up: importing the SDK and the
+    gateway, loading the catalog and the tenants, building the app. All of it is
+    long-lived and acyclic enough that collections during start-up only rescan it;
+    :func:`resume_after_start_up` turns the collector back on before serving."""
+    global _paused_for_start_up
+    if gc.isenabled():
+        gc.disable()
+        _paused_for_start_up = True
+
+
+def resume_after_start_up() -> None:
+    global _paused_for_start_up
+    if _paused_for_start_up:
+        _paused_for_start_up = False
+        gc.enable()

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
-import jinja2
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -26,6 +25,9 @@ from fastn_gen.admin import views
 from fastn_gen.admin.keys import AdminKeys
 from fastn_gen.gateway.auth import bearer_key
 from fastn_gen.gateway.services import Services
+
+if TYPE_CHECKING:
+    import jinja2
 
 COOKIE = "fastn_admin"
 COOKIE_MAX_AGE_S = 8 * 3600
@@ -47,6 +49,8 @@ Page = Callable[[Request], Awaitable[Response]]
 
 
 def template_environment() -> jinja2.Environment:
+    import jinja2  # only when the console is served
+
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("fastn_gen.admin", "templates"),
         autoescape=jinja2.select_autoescape(["html"]),

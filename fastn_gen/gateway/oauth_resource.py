@@ -32,9 +32,8 @@ import logging
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
-import httpx
-import jwt
 from mcp.server.auth.handlers.metadata import ProtectedResourceMetadataHandler
 from mcp.server.auth.provider import AccessToken
 from mcp.server.auth.routes import cors_middleware
@@ -45,6 +44,8 @@ from starlette.routing import Route
 from fastn_gen.gateway.oauth_config import OAuthResourceModel
 
 if TYPE_CHECKING:
+    import jwt
+
     from fastn_gen.gateway.tenancy import Tenant, TenantRegistry
 
 logger = logging.getLogger(__name__)
@@ -112,6 +113,10 @@ class JwksCache:
                 return  # another caller refreshed while we waited
             if force and not self._may_refetch():
                 return
+            # Imported here: only a gateway with OAuth configured pays for them.
+            import httpx
+            import jwt
+
             try:
                 async with httpx.AsyncClient(
                     timeout=self.timeout_s, follow_redirects=False, trust_env=False
@@ -163,6 +168,8 @@ class JwtVerifier:
 
     async def claims(self, token: str) -> dict[str, Any]:
         """The verified claims, or :class:`TokenRejected` / :class:`IssuerUnavailable`."""
+        import jwt
+
         c = self.config
         try:
             header = jwt.get_unverified_header(token)
@@ -264,5 +271,5 @@ def metadata_routes(config: OAuthResourceModel) -> list[Route]:
     )
     handler = ProtectedResourceMetadataHandler(metadata)
     endpoint = cors_middleware(handler.handle, ["GET", "OPTIONS"])
-    paths = dict.fromkeys([httpx.URL(config.metadata_url).path, METADATA_PATH])
+    paths = dict.fromkeys([urlsplit(config.metadata_url).path or "/", METADATA_PATH])
     return [Route(path, endpoint=endpoint, methods=["GET", "OPTIONS"]) for path in paths]

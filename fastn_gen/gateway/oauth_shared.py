@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -124,7 +125,8 @@ def share_between_replicas(holder: Any, store: Store) -> None:
     """Give ``holder`` (an ``OAuthTokens``) shared tokens when replicas may share
     ``store``: PostgreSQL. A SQLite store serves one host, where the secrets file and
     the per-process refresh lock already do this job."""
-    from fastn_gen.store.postgres import PostgresStore
-
-    if isinstance(store, PostgresStore):
+    # A PostgreSQL store exists only once its module was imported; looking it up
+    # instead of importing it keeps psycopg out of SQLite gateways' start-up.
+    postgres = sys.modules.get("fastn_gen.store.postgres")
+    if postgres is not None and isinstance(store, postgres.PostgresStore):
         holder.shared = SharedTokens(store)

@@ -19,6 +19,7 @@ from pathlib import Path
 import anyio
 import uvicorn
 
+from fastn_gen.collector import pause_for_start_up, resume_after_start_up
 from fastn_gen.gateway.app import GatewayConfigError, HttpOptions, create_app
 from fastn_gen.gateway.catalog import Catalog, CatalogError
 from fastn_gen.gateway.digest import DigestKeyError
@@ -151,6 +152,7 @@ def run_http(
     config = uvicorn.Config(
         app, host=host, port=bound_port, access_log=access_log, log_config=None, lifespan="on"
     )
+    resume_after_start_up()
     uvicorn.Server(config).run(sockets=[sock])
 
 
@@ -179,6 +181,7 @@ def run_stdio(
             list_output_schemas=list_output_schemas,
         )
 
+    resume_after_start_up()
     anyio.run(serve)
 
 
@@ -273,6 +276,14 @@ def main(argv: Sequence[str] | None = None, *, generated_dir: Path = DEFAULT_GEN
 
     Without a transport (``http`` or ``stdio``) first, ``http`` is meant.
     """
+    pause_for_start_up()  # resumed by run_http / run_stdio once loaded
+    try:
+        return _main(argv, generated_dir)
+    finally:
+        resume_after_start_up()  # also when loading failed
+
+
+def _main(argv: Sequence[str] | None, generated_dir: Path) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
     if not words or words[0] not in ("http", "stdio", "-h", "--help"):
         words.insert(0, "http")
