@@ -10,6 +10,7 @@ rendered on the server and run no script; the content security policy allows non
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -70,8 +71,12 @@ class AdminConsole:
     def __init__(self, services: Services, keys: AdminKeys) -> None:
         self.services = services
         self.keys = keys
-        self.env = template_environment()
         self.css = _stylesheet()
+
+    @functools.cached_property
+    def env(self) -> jinja2.Environment:
+        # On the first page served: most gateways never show one.
+        return template_environment()
 
     # -- rendering and access -------------------------------------------------------------
 

@@ -23,12 +23,12 @@ and calls keep returning ``structuredContent`` either way.
 
 from __future__ import annotations
 
-import json
 from collections import OrderedDict
 from collections.abc import Hashable
 from typing import Any, Generic, TypeVar
 
 import mcp_types as types
+import pydantic_core
 from mcp.server.caching import CacheHint
 from mcp_types import methods as _methods
 
@@ -131,6 +131,7 @@ class ToolLists:
             shaped = _methods.serialize_server_result(
                 _METHOD, version, {"tools": [dumped], **_ENVELOPE}
             )["tools"][0]
-            cached = (tool, json.dumps(shaped, separators=(",", ":")).encode())
+            # pydantic-core's encoder: compact UTF-8 like the SDK's own, 2x json.dumps.
+            cached = (tool, pydantic_core.to_json(shaped))
             self._entries[(version, id(tool))] = cached
         return cached[1]

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from fastn_gen.gateway.services import Services
 from fastn_gen.gateway.tenancy import Tenant
+from fastn_gen.native import schema_snapshot
 
 if TYPE_CHECKING:
     from fastn_gen.flows.runtime import FlowRuntime
@@ -81,18 +82,19 @@ class NativeTool(Generic[In, Out]):
     open_world: bool = False
 
     def input_schema(self) -> dict[str, Any]:
-        return self.input_model.model_json_schema()
+        return schema_snapshot.schemas(self)["input"]
 
     def output_schema(self) -> dict[str, Any]:
-        return self.output_model.model_json_schema(mode="serialization")
+        return schema_snapshot.schemas(self)["output"]
 
     def mcp_tool(self) -> types.Tool:
+        schemas = schema_snapshot.schemas(self)
         return types.Tool(
             name=self.name,
             title=self.title,
             description=self.description,
-            input_schema=self.input_schema(),
-            output_schema=self.output_schema(),
+            input_schema=schemas["input"],
+            output_schema=schemas["output"],
             annotations=types.ToolAnnotations(
                 title=self.title,
                 read_only_hint=self.read_only,
