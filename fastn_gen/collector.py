@@ -37,8 +37,21 @@ def pause_for_start_up() -> None:
         _paused_for_start_up = True
 
 
-def resume_after_start_up() -> None:
+def resume_after_start_up(*, freeze: bool = False) -> None:
+    """Turn the collector back on. With ``freeze`` (a server about to serve), what
+    start-up allocated is first moved out of the collector's sight (``gc.freeze``):
+    otherwise the first collections after start-up, during the first requests, would
+    trace all of it, the work the pause saved. A reload that drops frozen objects calls
+    :func:`release_frozen`."""
     global _paused_for_start_up
     if _paused_for_start_up:
         _paused_for_start_up = False
+        if freeze:
+            gc.freeze()
         gc.enable()
+
+
+def release_frozen() -> None:
+    """Let the collector see objects frozen at start-up again, so those a live reload
+    let go of (an old catalog's modules hold reference cycles) can be freed."""
+    gc.unfreeze()

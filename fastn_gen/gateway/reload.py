@@ -35,6 +35,7 @@ import anyio.to_thread
 from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from fastn_gen.collector import release_frozen
 from fastn_gen.gateway.catalog import MODULE_PREFIX, Catalog, CatalogError
 from fastn_gen.gateway.connection_changes import record_connection_changes
 from fastn_gen.gateway.file_watch import Signatures, watched_signatures
@@ -357,6 +358,9 @@ def _module_names(catalog: Catalog) -> list[str]:
 
 def _forget_modules(names: Iterable[str]) -> None:
     """Unregister connector modules, so an old catalog's can be freed."""
+    forgotten = False
     for name in list(names):
         if name.startswith(MODULE_PREFIX):
-            sys.modules.pop(name, None)
+            forgotten = sys.modules.pop(name, None) is not None or forgotten
+    if forgotten:
+        release_frozen()  # the start-up catalog's modules may have been frozen

@@ -152,7 +152,7 @@ def run_http(
     config = uvicorn.Config(
         app, host=host, port=bound_port, access_log=access_log, log_config=None, lifespan="on"
     )
-    resume_after_start_up()
+    resume_after_start_up(freeze=True)
     uvicorn.Server(config).run(sockets=[sock])
 
 
@@ -181,7 +181,7 @@ def run_stdio(
             list_output_schemas=list_output_schemas,
         )
 
-    resume_after_start_up()
+    resume_after_start_up(freeze=True)
     anyio.run(serve)
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import gc
+import sys
+import types
+import weakref
 from pathlib import Path
 
 from fastn_gen.collector import pause_for_start_up, resume_after_start_up
@@ -34,3 +37,29 @@ def test_pause_and_resume() -> None:
     assert not gc.isenabled()
     resume_after_start_up()
     assert gc.isenabled()
+
+
+def test_connector_modules_a_reload_forgets_are_freed_though_frozen() -> None:
+    from fastn_gen.gateway.catalog import Catalog
+    from fastn_gen.gateway.reload import _forget_modules
+
+    generated = Path(__file__).parent / "fixtures" / "generated_min"
+    catalog = Catalog.load(generated, module_suffix="_frozen_test")
+    # A module's functions and its globals refer to each other, a cycle only the
+    # collector frees (the module object itself goes by reference counting).
+    modules = [
+        weakref.ref(value)
+        for entry in catalog.connectors.values()
+        for value in vars(entry.module).values()
+        if isinstance(value, types.FunctionType) and value.__module__ == entry.module.__name__
+    ]
+    assert modules
+    del catalog
+    gc.collect()
+    gc.freeze()  # as a server does once started
+    try:
+        _forget_modules([n for n in sys.modules if n.endswith("_frozen_test")])
+        gc.collect()
+        assert [ref() for ref in modules] == [None] * len(modules)
+    finally:
+        gc.unfreeze()
