@@ -180,7 +180,7 @@ def tools(
     if key_id is not None:
         raise click.BadParameter("needs --tenant", param_hint="--key")
     from fastn_gen.codegen.build import validate as run_validate
-    from fastn_gen.codegen.emit import manifest_tool
+    from fastn_gen.codegen.emit import described_tool
 
     result, report = run_validate(connectors_dir)
     if report.issues:
@@ -195,7 +195,7 @@ def tools(
     if connector_name and not any(c.name == connector_name for c in result.connectors):
         raise click.BadParameter(f"no connector named {connector_name!r}", param_hint="--connector")
     if as_json:
-        click.echo(json.dumps([manifest_tool(t) for t in selected], indent=1))
+        click.echo(json.dumps([described_tool(t) for t in selected], indent=1))
         return
     for t in selected:
         kind = "read" if t.annotations.read_only else "write"

@@ -96,8 +96,13 @@ def build(fastn_gen: str, connectors: Path, out: Path) -> dict[str, Any]:
 
 
 def tool_entry(generated: Path, name: str = CALL_TOOL) -> dict[str, Any]:
+    """The tool's manifest entry, with its output schema (kept in output_schemas.json)."""
     manifest = json.loads((generated / "manifest.json").read_bytes())
-    return next(t for t in manifest["tools"] if t["name"] == name)
+    entry = next(t for t in manifest["tools"] if t["name"] == name)
+    schemas = json.loads((generated / manifest["output_schemas"]["file"]).read_bytes())
+    if name in schemas:
+        entry["output_schema"] = schemas[name]
+    return entry
 
 
 def _b64(data: bytes) -> str:

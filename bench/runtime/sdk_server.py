@@ -4,7 +4,7 @@ The tool makes the same upstream call the gateway makes for
 ``stripe_retrieve_customer`` (``GET /v1/customers/{customer}`` with a bearer key, over
 a pooled httpx client) and answers the JSON as text and structured content. It is
 advertised with the gateway's own tool entry (name, input and output schema, read from
-the generated manifest), so clients do the same work for both. Served like the
+the generated manifest.json and output_schemas.json), so clients do the same work for both. Served like the
 gateway: streamable HTTP, stateless, JSON responses, uvicorn with default settings.
 
 It gets the one environment fix the gateway has (``fastn_gen.gateway.http_pool``):

@@ -77,7 +77,10 @@ def build(
         encoded = {
             name: text for out in built.values() for name, text in out.manifest_tools.items()
         }
-        outputs = render_outputs(result, templates_dir, progress, formatted, encoded)
+        schemas = {
+            name: text for out in built.values() for name, text in out.output_schemas.items()
+        }
+        outputs = render_outputs(result, templates_dir, progress, formatted, encoded, schemas)
         if check:
             report.changed = stale_files(outputs, out_dir)
             return report

@@ -22,7 +22,11 @@ from fastn_gen.codegen.pymodels import render_model_builder
 from fastn_gen.spec.ir import Connector, Tool
 from fastn_gen.spec.loader import LoadResult, Progress
 
-MANIFEST_FORMAT = 1
+# 2: output schemas moved out of the manifest into OUTPUT_SCHEMAS_FILE.
+MANIFEST_FORMAT = 2
+# The tools' output schemas, by tool name: most of a large build's bytes, and read by
+# the gateway only when it lists them (``serve --list-output-schemas``).
+OUTPUT_SCHEMAS_FILE = "output_schemas.json"
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 # A source checkout keeps templates/ beside the package; an installed wheel carries them
 # as package data in fastn_gen/templates (setup.py maps one onto the other).
@@ -79,7 +83,7 @@ def _annotations(tool: Tool) -> dict[str, Any]:
 
 
 def manifest_tool(tool: Tool) -> dict[str, Any]:
-    entry: dict[str, Any] = {
+    return {
         "name": tool.name,
         "connector": tool.connector,
         "operation_id": tool.operation_id,
@@ -91,6 +95,11 @@ def manifest_tool(tool: Tool) -> dict[str, Any]:
         "annotations": _annotations(tool),
         "input_schema": tool.input_schema,
     }
+
+
+def described_tool(tool: Tool) -> dict[str, Any]:
+    """A tool's manifest entry with its output schema (``fastn-gen tools --json``)."""
+    entry = manifest_tool(tool)
     if tool.output_schema is not None:
         entry["output_schema"] = tool.output_schema
     return entry
@@ -121,10 +130,40 @@ def encoded_manifest_tool(tool: Tool) -> Encoded:
     return Encoded(dumps_layered(manifest_tool(tool), depth=TOOL_DEPTH))
 
 
+# output_schemas.json: one line per tool, each schema on its line by the C encoder.
+SCHEMA_LEVELS = 1
+
+
+def encoded_output_schemas(tools: Iterable[Tool]) -> dict[str, Encoded]:
+    """The output schemas of ``tools`` as output_schemas.json will hold them."""
+    return {
+        t.name: Encoded(dumps_layered(t.output_schema, levels=SCHEMA_LEVELS, depth=1))
+        for t in tools
+        if t.output_schema is not None
+    }
+
+
+def output_schemas_text(result: LoadResult, encoded: Mapping[str, Encoded] | None = None) -> bytes:
+    """output_schemas.json: tool name → output schema, sorted by name; tools without
+    one are left out. ``encoded`` holds schemas already written (by tool name)."""
+    encoded = encoded or {}
+    schemas: dict[str, Any] = {}
+    for tool in sorted((t for c in result.connectors for t in c.tools), key=lambda t: t.name):
+        schema = encoded.get(tool.name) or tool.output_schema
+        if schema is not None:
+            schemas[tool.name] = schema
+    return (dumps_layered(schemas, levels=SCHEMA_LEVELS) + "\n").encode()
+
+
 def build_manifest(
-    result: LoadResult, templates_dir: Path, encoded: Mapping[str, Encoded] | None = None
+    result: LoadResult,
+    templates_dir: Path,
+    output_schemas: bytes,
+    encoded: Mapping[str, Encoded] | None = None,
 ) -> dict[str, Any]:
-    """The manifest; ``encoded`` holds tool entries already written (by tool name)."""
+    """The manifest; ``encoded`` holds tool entries already written (by tool name),
+    ``output_schemas`` the text of output_schemas.json (its digest is recorded, so a
+    file from another build is refused)."""
     encoded = encoded or {}
     connectors = sorted(result.connectors, key=lambda c: c.name)
     tools = sorted((t for c in connectors for t in c.tools), key=lambda t: t.name)
@@ -138,6 +177,10 @@ def build_manifest(
             "connectors": dict(sorted(result.inputs.items())),
             "templates": _tree_hashes(templates_dir, "*.jinja"),
             "generator": generator_fingerprint(),
+        },
+        "output_schemas": {
+            "file": OUTPUT_SCHEMAS_FILE,
+            "sha256": _sha256_bytes(output_schemas),
         },
         "connectors": [manifest_connector(c) for c in connectors],
         "tools": [encoded.get(t.name) or manifest_tool(t) for t in tools],
@@ -195,11 +238,13 @@ def render_outputs(
     progress: Progress | None = None,
     formatted: Mapping[str, str] | None = None,
     encoded: Mapping[str, Encoded] | None = None,
+    encoded_schemas: Mapping[str, Encoded] | None = None,
 ) -> dict[str, bytes]:
     """Every file of generated/, keyed by its path relative to the output directory.
 
     ``formatted``: connector modules already rendered and formatted (by path);
-    ``encoded``: manifest entries of tools already written (by tool name).
+    ``encoded``: manifest entries of tools already written (by tool name);
+    ``encoded_schemas``: output schemas already written (by tool name).
     """
     formatted = formatted or {}
     env = template_environment(templates_dir)
@@ -226,8 +271,10 @@ def render_outputs(
     outputs = {path: source.encode() for path, source in format_python(python).items()}
     outputs.update((path, source.encode()) for path, source in formatted.items())
     if progress:
-        progress("writing manifest.json", False)
-    manifest = build_manifest(result, templates_dir, encoded)
+        progress(f"writing manifest.json and {OUTPUT_SCHEMAS_FILE}", False)
+    schemas = output_schemas_text(result, encoded_schemas)
+    manifest = build_manifest(result, templates_dir, schemas, encoded)
+    outputs[OUTPUT_SCHEMAS_FILE] = schemas
     outputs["manifest.json"] = (dumps_layered(manifest) + "\n").encode()
     return dict(sorted(outputs.items()))
 

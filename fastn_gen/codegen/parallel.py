@@ -59,6 +59,8 @@ class ConnectorOutput:
     # The tools' manifest entries, written here: the connector sent back then carries
     # its tools without their schemas (the bulk of what would be pickled).
     manifest_tools: dict[str, Encoded] = field(default_factory=dict)
+    # Their output schemas as output_schemas.json holds them, for the same reason.
+    output_schemas: dict[str, Encoded] = field(default_factory=dict)
     bytecode: bytes | None = None  # marshalled code object of that module
     failure: BaseException | None = None  # rendering failed: raised if the build goes on
     seconds: float = 0.0
@@ -75,7 +77,11 @@ def build_one(
     path: Path, connectors_dir: Path, templates_dir: Path, out_dir: Path, compile_code: bool
 ) -> ConnectorOutput:
     """Load, render, format and compile one spec file (in a worker)."""
-    from fastn_gen.codegen.emit import encoded_manifest_tool, render_connector
+    from fastn_gen.codegen.emit import (
+        encoded_manifest_tool,
+        encoded_output_schemas,
+        render_connector,
+    )
 
     started = time.perf_counter()
     result = LoadResult()
@@ -93,6 +99,7 @@ def build_one(
             code = compile(out.module, os.fspath(out_dir / rel), "exec", dont_inherit=True)
             out.bytecode = marshal.dumps(code)
         out.manifest_tools = {t.name: encoded_manifest_tool(t) for t in out.connector.tools}
+        out.output_schemas = encoded_output_schemas(out.connector.tools)
     except Exception as exc:  # noqa: BLE001 - re-raised by the parent when it matters
         out.failure = exc
         return out

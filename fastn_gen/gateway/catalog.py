@@ -4,6 +4,10 @@
 spec is parsed at start-up. The MCP ``Tool`` objects are built here, once, so serving
 ``tools/list`` is a dictionary lookup, and per-tenant lists are cached by the set of
 connectors a tenant has connected (tenants on the same plan share one list).
+
+The tools' output schemas live apart, in ``output_schemas.json`` (most of a large
+build's bytes), and are read only when asked for: by ``load(output_schemas=True)`` (a
+server listing them) or on the first :meth:`Catalog.output_schema`, once either way.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import importlib.machinery
 import importlib.util
 import json
 import sys
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +29,8 @@ import mcp_types as types
 from fastn_gen.collector import collector_paused
 from fastn_gen.runtime.operation import ConnectorSpec, LazyModels, Operation, ToolInput
 
-MANIFEST_FORMAT = 1
+# As fastn_gen.codegen.emit writes it (not imported: the gateway does not load codegen).
+MANIFEST_FORMAT = 2
 MODULE_PREFIX = "fastn_generated_"
 
 
@@ -71,6 +77,7 @@ class Catalog:
         connectors: Mapping[str, ConnectorEntry],
         tools: Mapping[str, ToolEntry],
         native_tools: Iterable[types.Tool] = (),
+        output_schemas: OutputSchemas | None = None,
     ) -> None:
         self.connectors: dict[str, ConnectorEntry] = dict(connectors)
         self.tools: dict[str, ToolEntry] = dict(tools)
@@ -78,20 +85,31 @@ class Catalog:
         # registered yet; they would be added here with their own call handlers.
         self.native_tools: tuple[types.Tool, ...] = tuple(native_tools)
         self._lists: dict[frozenset[str], tuple[types.Tool, ...]] = {}
+        self.output_schemas = output_schemas or OutputSchemas(None, None)
+        # Whether the tools' ``Tool`` objects carry their output schemas.
+        self.tools_carry_output_schemas = False
 
     @classmethod
-    def load(cls, generated_dir: Path, *, module_suffix: str = "") -> Catalog:
+    def load(
+        cls, generated_dir: Path, *, module_suffix: str = "", output_schemas: bool = False
+    ) -> Catalog:
         """``module_suffix`` (a live reload) imports the modules under names of their own
-        and from source, so the catalog still serving keeps its modules."""
+        and from source, so the catalog still serving keeps its modules.
+        ``output_schemas``: the tools' ``Tool`` objects carry their output schemas (read
+        from output_schemas.json now); without, they carry none and the file is not read."""
         # Loading allocates millions of long-lived objects (the manifest's schemas) and
         # no reference cycles; the cyclic collector would rescan them again and again.
         # Paused meanwhile, the load takes about a third less time.
         with collector_paused():
-            return cls._load(Path(generated_dir), module_suffix)
+            return cls._load(Path(generated_dir), module_suffix, output_schemas)
 
     @classmethod
-    def _load(cls, generated_dir: Path, module_suffix: str = "") -> Catalog:
+    def _load(
+        cls, generated_dir: Path, module_suffix: str = "", with_schemas: bool = False
+    ) -> Catalog:
         manifest = _read_manifest(generated_dir)
+        output_schemas = _output_schemas_of(generated_dir, manifest)
+        schemas = output_schemas.all() if with_schemas else {}
         connectors: dict[str, ConnectorEntry] = {}
         operations: dict[str, tuple[dict[str, Operation], LazyModels]] = {}
         names_by_connector: dict[str, list[str]] = {}
@@ -118,7 +136,7 @@ class Catalog:
                     "the generated directory is stale, run `fastn-gen build`"
                 )
             tools[name] = ToolEntry(
-                tool=_mcp_tool(raw),
+                tool=_mcp_tool(raw, schemas.get(name)),
                 connector=connectors[connector].spec,
                 operation=ops[name],
                 input_models=models,
@@ -132,7 +150,9 @@ class Catalog:
                 tool_names=tuple(sorted(names_by_connector[name])),
                 module=entry.module,
             )
-        return cls(connectors, tools)
+        catalog = cls(connectors, tools, output_schemas=output_schemas)
+        catalog.tools_carry_output_schemas = with_schemas
+        return catalog
 
     @property
     def tool_count(self) -> int:
@@ -150,6 +170,10 @@ class Catalog:
             listed = self.native_tools + tuple(self.tools[n].tool for n in names)
             self._lists[key] = listed
         return listed
+
+    def output_schema(self, name: str) -> dict[str, Any] | None:
+        """Tool ``name``'s output schema (output_schemas.json is read on first use)."""
+        return self.output_schemas.all().get(name) if name in self.tools else None
 
     def visible(self, name: str, connectors: Iterable[str]) -> ToolEntry | None:
         """The tool named ``name`` if it belongs to one of ``connectors``, else None."""
@@ -174,6 +198,67 @@ def _read_manifest(generated_dir: Path) -> dict[str, Any]:
             "rebuild with this version of fastn-gen"
         )
     return manifest
+
+
+class OutputSchemas:
+    """output_schemas.json, read on first use and then kept (thread-safe: a live reload
+    loads catalogs in a worker thread)."""
+
+    def __init__(self, path: Path | None, sha256: str | None) -> None:
+        self.path = path
+        self.sha256 = sha256
+        self._lock = threading.Lock()
+        self._schemas: dict[str, dict[str, Any]] | None = None
+
+    @property
+    def loaded(self) -> bool:
+        return self._schemas is not None
+
+    def all(self) -> dict[str, dict[str, Any]]:
+        """Output schemas by tool name; tools without one are absent."""
+        if self._schemas is None:
+            with self._lock:
+                if self._schemas is None:
+                    self._schemas = self._read()
+        return self._schemas
+
+    def _read(self) -> dict[str, dict[str, Any]]:
+        if self.path is None:
+            return {}
+        path = self.path
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise CatalogError(f"{path} not found; run `fastn-gen build`") from None
+        except OSError as exc:
+            raise CatalogError(f"{path}: cannot be read: {exc}") from None
+        if hashlib.sha256(data).hexdigest() != self.sha256:
+            # A file from another build, or cut short: its schemas would not be the tools'.
+            raise CatalogError(
+                f"{path} does not match manifest.json (another build's, or damaged); "
+                "run `fastn-gen build`"
+            )
+        try:
+            schemas: object = json.loads(data)
+        except ValueError as exc:
+            raise CatalogError(f"{path}: not valid JSON: {exc}") from None
+        if not isinstance(schemas, dict) or not all(isinstance(v, dict) for v in schemas.values()):
+            raise CatalogError(f"{path}: expected an object of output schemas by tool name")
+        return schemas
+
+
+def _output_schemas_of(generated_dir: Path, manifest: Mapping[str, Any]) -> OutputSchemas:
+    """Where the manifest says its output schemas are (not read here)."""
+    path = generated_dir / "manifest.json"
+    ref = manifest.get("output_schemas")
+    if not isinstance(ref, dict) or not all(
+        isinstance(ref.get(key), str) for key in ("file", "sha256")
+    ):
+        raise CatalogError(f"{path}: no valid output_schemas entry; run `fastn-gen build`")
+    file = Path(ref["file"])
+    if file.is_absolute() or ".." in file.parts:
+        raise CatalogError(f"{path}: output schemas file {ref['file']!r} is outside the directory")
+    return OutputSchemas(generated_dir / file, ref["sha256"])
 
 
 class _SourceOnlyLoader(importlib.machinery.SourceFileLoader):
@@ -230,14 +315,14 @@ def _connector_parts(
     return spec, ops, models
 
 
-def _mcp_tool(raw: Mapping[str, Any]) -> types.Tool:
+def _mcp_tool(raw: Mapping[str, Any], output_schema: dict[str, Any] | None) -> types.Tool:
     hints = raw.get("annotations") or {}
     return types.Tool(
         name=str(raw["name"]),
         title=raw.get("title"),
         description=raw.get("description"),
         input_schema=raw["input_schema"],
-        output_schema=raw.get("output_schema"),
+        output_schema=output_schema,
         annotations=types.ToolAnnotations(
             read_only_hint=hints.get("readOnlyHint"),
             destructive_hint=hints.get("destructiveHint"),

@@ -42,9 +42,11 @@ def signature(paths: Iterable[Path]) -> Signature:
 
 
 def generated_files(generated_dir: Path) -> list[Path]:
-    """The manifest and every module of ``generated_dir`` (what a build rewrites)."""
+    """The manifest, the output schemas and every module of ``generated_dir`` (what a
+    build rewrites)."""
     modules = [p for p in generated_dir.rglob("*.py") if "__pycache__" not in p.parts]
-    return [generated_dir / "manifest.json", *sorted(modules)]
+    data = [generated_dir / "manifest.json", generated_dir / "output_schemas.json"]
+    return [*data, *sorted(modules)]
 
 
 Signatures = tuple[Signature, Signature]  # the tenants file's, generated/'s

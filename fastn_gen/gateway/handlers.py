@@ -96,7 +96,9 @@ class GatewayHandlers:
                 "rename them in their connector specs"
             )
         self._native_tools: tuple[types.Tool, ...] = self.native.tools if self.native else ()
-        self._output_schemas = output_schemas
+        # Connector tools' output schemas in tools/list; a reloaded catalog is loaded
+        # with them too when set.
+        self.output_schemas = output_schemas
         self._use(catalog)
         # subscriptions/listen streams, each scoped to its tenant (tool_changes).
         self.events = TenantEventBus()
@@ -116,7 +118,7 @@ class GatewayHandlers:
         # Search mode's fastn_search_tools and fastn_call_tool (native/meta_tools).
         self.meta = MetaTools(self._native_tools, catalog, self.views.facts)
         # Each view's list as the SDK serialises it and as cached wire bytes.
-        self.lists = ToolLists(catalog, TOOLS_LIST_CACHE, output_schemas=self._output_schemas)
+        self.lists = ToolLists(catalog, TOOLS_LIST_CACHE, output_schemas=self.output_schemas)
         self._empty_list = self.lists.empty_result()
 
     def _tenant(self) -> Tenant:

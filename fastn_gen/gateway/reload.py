@@ -218,7 +218,11 @@ class Reloader:
         """In a worker thread: everything new, validated; nothing served changes."""
         catalog = self.serving.catalog
         if generated_changed:
-            catalog = Catalog.load(self.options.generated_dir, module_suffix=suffix)
+            catalog = Catalog.load(
+                self.options.generated_dir,
+                module_suffix=suffix,
+                output_schemas=self.serving.handlers.output_schemas,
+            )
         native = self.serving.handlers.native
         clash = sorted(name for name in catalog.tools if native is not None and name in native)
         if clash:

@@ -69,8 +69,10 @@ def _load(
     generated_dir: Path,
     tenants_from: str | None = None,
     store_url: str | None = None,
+    output_schemas: bool = False,
 ) -> tuple[Catalog, TenantRegistry]:
-    catalog = Catalog.load(generated_dir)
+    # Output schemas are read only by a server that lists them.
+    catalog = Catalog.load(generated_dir, output_schemas=output_schemas)
     # With the connectors known, the tenants file is checked against them too:
     # connector names, credential fields and variables, and the tools limits name.
     registry = TenantRegistry.load(
@@ -110,7 +112,9 @@ def run_http(
     when they change (see reload.py).
     """
     baseline = watched_signatures(config_path, generated_dir)
-    catalog, registry = _load(config_path, generated_dir, tenants_from, store_url)
+    catalog, registry = _load(
+        config_path, generated_dir, tenants_from, store_url, list_output_schemas
+    )
     executor = _executor(upstream_timeout, reliability)
     services = Services.create(catalog, registry, executor, store_url=store_url)
     sock = _bind(host, port)
@@ -167,7 +171,9 @@ def run_stdio(
     list_output_schemas: bool = False,
 ) -> None:
     """Serve one tenant over stdin/stdout until the client closes stdin."""
-    catalog, registry = _load(config_path, generated_dir, tenants_from, store_url)
+    catalog, registry = _load(
+        config_path, generated_dir, tenants_from, store_url, list_output_schemas
+    )
     executor = _executor(upstream_timeout, reliability)
     services = Services.create(catalog, registry, executor, store_url=store_url)
 

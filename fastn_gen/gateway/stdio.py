@@ -42,7 +42,11 @@ async def serve_stdio(
     if tenant is None:
         await registry.aclose()
         raise UnknownTenantError(f"tenant {tenant_id!r} is not configured")
-    catalog = services.catalog if services is not None else Catalog.load(generated_dir)
+    catalog = (
+        services.catalog
+        if services is not None
+        else Catalog.load(generated_dir, output_schemas=list_output_schemas)
+    )
     executor = services.executor if services is not None else executor or Executor()
     if services is not None:
         # A client's session, not a server: manual and event-triggered flows run here,

@@ -16,7 +16,8 @@ Two forms are kept per key:
 
 Connector tools are advertised without their ``outputSchema`` unless the server is
 started with output schemas in the list: on large connectors they are most of the
-answer (11 of GitHub + Stripe + Slack's 14 MB). The MCP spec makes ``outputSchema``
+answer (11 of GitHub + Stripe + Slack's 14 MB), and only then are they read from
+``output_schemas.json`` at all (see :mod:`.catalog`). The MCP spec makes ``outputSchema``
 optional; a client validates ``structuredContent`` only against a schema it was given,
 and calls keep returning ``structuredContent`` either way.
 """
@@ -114,11 +115,23 @@ class ToolLists:
 
     def _advertise(self, tool: types.Tool) -> types.Tool:
         # Native and meta-tools keep their output schemas; connector tools' are optional.
-        if self.output_schemas or tool.output_schema is None or tool.name not in self.catalog.tools:
+        if tool.name not in self.catalog.tools:
             return tool
+        if self.output_schemas:
+            # A catalog loaded without them (the server loads it with them) reads
+            # output_schemas.json now, once.
+            if tool.output_schema is not None or self.catalog.tools_carry_output_schemas:
+                return tool
+            schema = self.catalog.output_schema(tool.name)
+            if schema is None:
+                return tool
+        elif tool.output_schema is None:
+            return tool
+        else:
+            schema = None
         cached = self._advertised.get(id(tool))
         if cached is None or cached[0] is not tool:
-            cached = (tool, tool.model_copy(update={"output_schema": None}))
+            cached = (tool, tool.model_copy(update={"output_schema": schema}))
             self._advertised[id(tool)] = cached
         return cached[1]
 

@@ -101,7 +101,8 @@ def _check_generated(options: DoctorOptions) -> tuple[Check, object | None]:
         else:
             check.add("ok", f"{options.generated} is current for {options.connectors}")
     try:
-        catalog = Catalog.load(options.generated)
+        # With the output schemas: a server listing them would read that file too.
+        catalog = Catalog.load(options.generated, output_schemas=True)
     except CatalogError as exc:
         check.add("fail", str(exc))
         return check, None

@@ -106,3 +106,18 @@ def test_unknown_tenant_or_key_is_refused(tmp_path: Path) -> None:
     assert "tenant seeker has no API key with id 'big-read'" in other.output
     lone_key = _run(tmp_path, "--key", "big-read")
     assert lone_key.exit_code == 2 and "needs --tenant" in lone_key.output
+
+
+def test_the_specs_tools_are_listed_with_their_output_schemas() -> None:
+    # Read from the specs, so the output schemas the manifest leaves out are shown too.
+    result = CliRunner().invoke(
+        main,
+        ["tools", "--connectors", str(REPO / "connectors.d"), "--connector", "slack", "--json"],
+    )
+    assert result.exit_code == 0, result.output
+    listed = {tool["name"]: tool for tool in json.loads(result.stdout)}
+    schemas = json.loads((GENERATED / "output_schemas.json").read_bytes())
+    slack = {name: schema for name, schema in schemas.items() if name.startswith("slack_")}
+    assert slack
+    assert {n: t["output_schema"] for n, t in listed.items() if "output_schema" in t} == slack
+    assert all(t["input_schema"]["type"] == "object" for t in listed.values())
