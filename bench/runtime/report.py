@@ -305,7 +305,7 @@ def render(results: dict[str, Any], chart_name: str | None) -> str:
             else ""
         ),
         "",
-        "### Tenants in the store",
+        "### Tenants in PostgreSQL",
         "",
     ]
     lines += store_tenants_table(results) + [
