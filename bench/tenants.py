@@ -41,6 +41,7 @@ from typing import Any
 import httpx
 import psycopg
 from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -164,13 +165,40 @@ def real_scrypt_ms() -> float:
 CACHE_SIZE = 2000  # the gateway's tenant caches here, so the bench shows them full
 
 
+def ensure_postgres(timeout_s: float = 30.0) -> None:
+    """Start the local cluster if PostgreSQL does not answer, as .ci/run does."""
+    where = conninfo_to_dict(POSTGRES_URL)
+    host, port = str(where.get("host", "127.0.0.1")), str(where.get("port", 5432))
+
+    def ready() -> bool:
+        probe = ["pg_isready", "-q", "-h", host, "-p", port]
+        return subprocess.run(probe, check=False).returncode == 0
+
+    if ready():
+        return
+    clusters = sorted(Path("/etc/postgresql").glob("*"))
+    if clusters:
+        start = ["pg_ctlcluster", "--skip-systemctl-redirect", clusters[-1].name, "main", "start"]
+        subprocess.run(start, check=False)
+    deadline = time.monotonic() + timeout_s
+    while not ready():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"PostgreSQL at {host}:{port} is down and could not be started")
+        time.sleep(0.5)
+
+
 class Gateway:
-    def __init__(self, schema: str, root: Path) -> None:
+    """``fastn-gen serve --tenants-from store`` on one schema; ``cache_size`` None keeps
+    the gateway's default tenant caches."""
+
+    def __init__(self, schema: str, root: Path, cache_size: int | None = CACHE_SIZE) -> None:
         config = root / "tenants.yaml"
         config.write_text(TENANTS_FILE, encoding="utf-8")
         self.log = root / f"gateway-{schema}.log"
         env = dict(os.environ, PYTHONPATH=str(ROOT), FASTN_DATA_DIR=str(root / "data"))
-        env["FASTN_TENANT_CACHE_SIZE"] = str(CACHE_SIZE)
+        if cache_size is not None:
+            env["FASTN_TENANT_CACHE_SIZE"] = str(cache_size)
+        started = time.perf_counter()
         command = [
             sys.executable, "-m", "fastn_gen.gateway.serve", "http", "--config", str(config),
             "--generated", str(ROOT / "generated"), "--port", "0",
@@ -183,6 +211,7 @@ class Gateway:
             found = LISTENING.search(self.log.read_text(errors="replace"))
             if found and "startup complete" in self.log.read_text(errors="replace"):
                 self.url = f"http://{found.group(1)}/mcp"
+                self.start_s = time.perf_counter() - started
                 return
             if self.proc.poll() is not None:
                 raise RuntimeError(self.log.read_text())
@@ -322,6 +351,7 @@ async def main() -> None:
     parser.add_argument("--sample", type=int, default=2000)
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
+    ensure_postgres()
     run = f"{os.getpid()}_{secrets.token_hex(2)}"
     full, small, empty = f"bench_t_full_{run}", f"bench_t_1k_{run}", f"bench_t_empty_{run}"
     try:

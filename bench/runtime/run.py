@@ -3,10 +3,12 @@
 One run, one loopback upstream answering like Stripe, four contenders measured in turn:
 (a) direct httpx calls, (b) a bare ``mcp`` SDK server, (c) FastMCP's OpenAPI provider,
 (d) the fastn-gen gateway. Then cold start (GitHub + Stripe + Slack connected), RSS
-with many tenants, and a py-spy profile of the gateway's ``tools/call``.
+with many tenants (in a tenants file, and in PostgreSQL, which the issue's memory target
+is about), and a py-spy profile of the gateway's ``tools/call``.
 
     python bench/runtime/run.py            # full run (about 20-30 minutes)
     python bench/runtime/run.py --quick    # bounded run for CI (under 3 minutes)
+    python bench/runtime/run.py --quick --only store_tenant_scale   # one step alone
 
 Results go to ``bench/results/serving-<time>.json`` (and ``serving-latest.json``). A full
 run rewrites the "## Serving" section of docs/benchmarks.md and
@@ -32,6 +34,7 @@ import machine  # noqa: E402
 import report  # noqa: E402
 from serving import Serving  # noqa: E402
 from startup import Startup  # noqa: E402
+from store_tenants import StoreTenants  # noqa: E402
 
 REPO = HERE.parents[1]
 RESULTS = REPO / "bench" / "results"
@@ -39,7 +42,7 @@ DOC = REPO / "docs" / "benchmarks.md"
 CHART = REPO / "docs" / "benchmarks-serving.png"
 
 
-class Bench(Serving, Startup):
+class Bench(Serving, Startup, StoreTenants):
     def run(self) -> None:
         self.start_upstream()
         self.build()
@@ -48,9 +51,11 @@ class Bench(Serving, Startup):
         steps = [self.cold_start, self.measure_direct, self.measure_sdk, self.measure_gateway]
         if self.args.peer:
             steps += [self.measure_fastmcp, self.cold_start_fastmcp]
-        steps.append(self.tenant_scale)
+        steps += [self.tenant_scale, self.store_tenant_scale]
         if self.args.profile:
             steps.append(self.profile)
+        if self.args.only:
+            steps = [step for step in steps if step.__name__ in self.args.only]
         started = time.monotonic()
         for step in steps:
             if time.monotonic() - started > self.args.deadline_s:
@@ -86,6 +91,15 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         "--pin", action="store_true", help="pin servers to one CPU, the rest to others"
     )
     parser.add_argument("--tenants", help="comma-separated tenant counts for the RSS test")
+    parser.add_argument(
+        "--store-tenants", help="comma-separated tenant counts in PostgreSQL for the RSS test"
+    )
+    parser.add_argument(
+        "--store-sample", type=int, help="distinct store tenants that list tools (RSS test)"
+    )
+    parser.add_argument(
+        "--only", help="comma-separated step names to run (cold_start, tenant_scale, ...)"
+    )
     parser.add_argument("--write-docs", action=argparse.BooleanOptionalAction, default=None)
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument(
@@ -97,10 +111,17 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     args.seconds = args.seconds or (2.0 if quick else 10.0)
     args.peer = (not quick) if args.peer is None else args.peer
     args.profile = (not quick) if args.profile is None else args.profile
-    args.write_docs = (not quick) if args.write_docs is None else args.write_docs
+    # A partial run (--quick, --only) prints its section rather than replace the docs'.
+    partial = quick or bool(args.only)
+    args.write_docs = (not partial) if args.write_docs is None else args.write_docs
     args.tenants = [
         int(n) for n in (args.tenants or ("2000" if quick else "10000,100000")).split(",")
     ]
+    args.store_tenants = [
+        int(n) for n in (args.store_tenants or ("1000" if quick else "10000,100000")).split(",")
+    ]
+    args.store_sample = args.store_sample or (100 if quick else 2000)
+    args.only = set(args.only.split(",")) if args.only else None
     args.concurrency = [1, 16, 64]
     args.list_rounds = 3 if quick else 20
     args.list_budget = 3.0 if quick else 30.0

@@ -104,15 +104,24 @@ def evaluate(results: dict[str, Any]) -> list[tuple[str, str, str]]:
             _mark(steady < 10 if steady is not None else None),
         )
     )
-    scale = {s["tenants"]: s for s in results.get("tenants", []) if "rss_mb" in s}
-    if 2 in scale and len(scale) > 1:
-        top = max(scale)
-        added = scale[top]["rss_mb"] - scale[2]["rss_mb"]
-        out.append(
-            (
-                "100,000 tenants add < 100 MB",
-                f"{added:,.0f} MB with {top:,} tenants",
-                _mark(added < 100) if top >= 100_000 else "– (100,000 not run)",
-            )
-        )
+    out.append(store_tenants_target(results))
     return out
+
+
+def store_tenants_target(results: dict[str, Any]) -> tuple[str, str, str]:
+    """Tenants in the store (the deployment the target is about): RSS after ``tools/list``
+    by a sample of distinct tenants, against the one-tenant-per-connector-set baseline.
+    The tenants.yaml figures are shown in their own table, not judged here."""
+    target = "100,000 tenants in the store add < 100 MB"
+    store = results.get("store_tenants", {})
+    scale = {s["tenants"]: s for s in store.get("counts", []) if "rss_after_lists_mb" in s}
+    if 2 not in scale or len(scale) < 2:
+        return target, "not measured", _mark(None)
+    top = max(scale)
+    added = scale[top]["rss_after_lists_mb"] - scale[2]["rss_after_lists_mb"]
+    at_start = scale[top]["rss_after_start_mb"] - scale[2]["rss_after_start_mb"]
+    measured = (
+        f"{added:,.0f} MB with {top:,} tenants in PostgreSQL, after tools/list by "
+        f"{scale[top]['listed']:,} distinct tenants ({at_start:,.0f} MB after start)"
+    )
+    return target, measured, _mark(added < 100) if top >= 100_000 else "– (100,000 not run)"

@@ -226,6 +226,44 @@ class EventRecorder:
         arguments: Mapping[str, Any] | None = None,
         detail: Mapping[str, Any] | None = None,
     ) -> None:
+        event = self.observed_event(
+            tenant_id,
+            type,
+            status,
+            connector=connector,
+            tool=tool,
+            latency_ms=latency_ms,
+            upstream_status=upstream_status,
+            error=error,
+            arguments=arguments,
+            detail=detail,
+        )
+        flow_run = FLOW_RUN.get()
+
+        async def write(store: Store) -> None:
+            await store.record_event(event)
+            failed_call = type == "tool_call" and status == "failure"
+            if failed_call and flow_run is None and self.listener is not None:
+                self.listener.tool_call_failed(event)
+
+        await self._put(write)
+
+    def observed_event(
+        self,
+        tenant_id: str,
+        type: EventType,
+        status: EventStatus,
+        *,
+        connector: str | None = None,
+        tool: str | None = None,
+        latency_ms: float | None = None,
+        upstream_status: int | None = None,
+        error: str | None = None,
+        arguments: Mapping[str, Any] | None = None,
+        detail: Mapping[str, Any] | None = None,
+    ) -> Event:
+        """The event :meth:`event` records, made now and shown to the observers, but not
+        written: for a caller that stores many events in one transaction of its own."""
         at = self.clock()
         flow_run = FLOW_RUN.get()
         event = Event(
@@ -244,14 +282,7 @@ class EventRecorder:
         )
         for observe in self.observers:
             observe(event)
-
-        async def write(store: Store) -> None:
-            await store.record_event(event)
-            failed_call = type == "tool_call" and status == "failure"
-            if failed_call and flow_run is None and self.listener is not None:
-                self.listener.tool_call_failed(event)
-
-        await self._put(write)
+        return event
 
     async def outcome(
         self,

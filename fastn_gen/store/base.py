@@ -4,7 +4,8 @@ Every backend (SQLite as the embedded default, PostgreSQL for several replicas)
 implements this protocol, and the same test suite runs against each. Methods are
 async so a network database does not block the event loop; every method is scoped by
 tenant id, and no method returns another tenant's rows, except the two the flows
-runtime uses to find its work across tenants (and never answers a tenant with).
+runtime uses to find its work across tenants and the one the gateway's start-up reads
+connection snapshots with (none of them ever answers a tenant).
 
 Changes since the first draft (all additive; no existing signature changed):
 - ``async with store:`` opens and closes it (``__aenter__``/``__aexit__``).
@@ -20,6 +21,9 @@ Changes since the first draft (all additive; no existing signature changed):
 - Tenants in the store (migration 3): tenants, API keys (salted hashes) and
   connections, for deployments too large for ``tenants.yaml``; records in
   ``fastn_gen.store.tenant_records``. PostgreSQL also notifies every change (``pg_changes``).
+- ``get_secret_blobs`` and ``put_secret_blobs``: many tenants' blobs read in one query and
+  written, with events, in one transaction (the connection snapshots of a start with
+  many tenants; ``fastn_gen.gateway.connection_changes``).
 """
 
 from __future__ import annotations
@@ -222,6 +226,16 @@ class Store(Protocol):
     async def get_secret_blob(self, tenant_id: str, key: str) -> bytes | None: ...
 
     async def delete_secret_blob(self, tenant_id: str, key: str) -> bool: ...
+
+    # -- many tenants at once, for the gateway's start-up only (never answered to a tenant)
+    async def get_secret_blobs(self, key: str, tenant_ids: Sequence[str]) -> dict[str, bytes]:
+        """The blob stored under ``key`` of each of ``tenant_ids`` that has one, by tenant."""
+
+    async def put_secret_blobs(
+        self, blobs: Sequence[tuple[str, str, bytes]], *, events: Sequence[Event] = ()
+    ) -> None:
+        """Create or replace each ``(tenant_id, key, blob)`` and record ``events``
+        (as ``record_event`` does), all in one transaction."""
 
     # -- tenants, API keys, connections (tenants kept in the store) -----------------------
     async def put_tenant(self, tenant: TenantRow, *, at: datetime) -> bool:

@@ -59,6 +59,28 @@ _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 Conn = psycopg.AsyncConnection[Any]
 
 
+_INSERT_EVENT = (
+    f"INSERT INTO events ({EVENT_COLUMNS}) VALUES ({', '.join(['%s'] * 12)}) ON CONFLICT DO NOTHING"
+)
+
+
+def _event_params(event: Event) -> tuple[Any, ...]:
+    return (
+        event.id,
+        event.tenant_id,
+        as_utc(event.at),
+        event.type,
+        event.status,
+        event.connector,
+        event.tool,
+        event.latency_ms,
+        event.upstream_status,
+        event.error,
+        event.args_digest,
+        Jsonb(event.detail),
+    )
+
+
 class PostgresStore(PostgresFlowRuns, PostgresTenants):
     """``Store`` on PostgreSQL; ``schema`` keeps the tables out of ``public`` if given."""
 
@@ -178,25 +200,7 @@ class PostgresStore(PostgresFlowRuns, PostgresTenants):
 
     # -- events ---------------------------------------------------------------------------
     async def record_event(self, event: Event) -> None:
-        params = (
-            event.id,
-            event.tenant_id,
-            as_utc(event.at),
-            event.type,
-            event.status,
-            event.connector,
-            event.tool,
-            event.latency_ms,
-            event.upstream_status,
-            event.error,
-            event.args_digest,
-            Jsonb(event.detail),
-        )
-        marks = ", ".join(["%s"] * len(params))
-        await self._rowcount(
-            f"INSERT INTO events ({EVENT_COLUMNS}) VALUES ({marks}) ON CONFLICT DO NOTHING",
-            params,
-        )
+        await self._rowcount(_INSERT_EVENT, _event_params(event))
 
     async def list_events(self, tenant_id: str, query: EventQuery) -> EventPage:
         size = page_size(query)
@@ -361,3 +365,22 @@ class PostgresStore(PostgresFlowRuns, PostgresTenants):
             )
             > 0
         )
+
+    async def get_secret_blobs(self, key: str, tenant_ids: Sequence[str]) -> dict[str, bytes]:
+        rows = await self._fetchall(
+            "SELECT tenant_id, blob FROM secret_blobs WHERE key = %s AND tenant_id = ANY(%s)",
+            (key, list(tenant_ids)),
+        )
+        return {row[0]: bytes(row[1]) for row in rows}
+
+    async def put_secret_blobs(
+        self, blobs: Sequence[tuple[str, str, bytes]], *, events: Sequence[Event] = ()
+    ) -> None:
+        now = datetime.now(UTC)
+        blob_rows = [(tenant_id, key, bytes(blob), now) for tenant_id, key, blob in blobs]
+        # executemany pipelines each statement: one round trip per batch, not per row.
+        async with self._connection() as conn, conn.transaction(), conn.cursor() as cur:
+            if events:
+                await cur.executemany(_INSERT_EVENT, [_event_params(e) for e in events])
+            if blob_rows:
+                await cur.executemany(PUT_SECRET, blob_rows)

@@ -105,6 +105,33 @@ def _event(row: tuple[Any, ...]) -> Event:
     )
 
 
+_INSERT_EVENT = (
+    f"INSERT INTO events ({EVENT_COLUMNS}) VALUES ({', '.join('?' * 12)}) ON CONFLICT DO NOTHING"
+)
+_PUT_SECRET = (
+    "INSERT INTO secret_blobs (tenant_id, key, blob, updated_at) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (tenant_id, key) DO UPDATE SET "
+    "blob = excluded.blob, updated_at = excluded.updated_at"
+)
+
+
+def _event_params(event: Event) -> tuple[Any, ...]:
+    return (
+        event.id,
+        event.tenant_id,
+        to_micros(event.at),
+        event.type,
+        event.status,
+        event.connector,
+        event.tool,
+        event.latency_ms,
+        event.upstream_status,
+        event.error,
+        event.args_digest,
+        json.dumps(event.detail, separators=(",", ":")),
+    )
+
+
 def _flow(row: tuple[Any, ...]) -> FlowRecord:
     return FlowRecord(row[0], row[1], row[2], json.loads(row[3]), bool(row[4]), from_micros(row[5]))
 
@@ -193,23 +220,8 @@ class SQLiteStore(SQLiteFlowRuns, SQLiteTenants):
 
     # -- events ---------------------------------------------------------------------------
     async def record_event(self, event: Event) -> None:
-        params = (
-            event.id,
-            event.tenant_id,
-            to_micros(event.at),
-            event.type,
-            event.status,
-            event.connector,
-            event.tool,
-            event.latency_ms,
-            event.upstream_status,
-            event.error,
-            event.args_digest,
-            json.dumps(event.detail, separators=(",", ":")),
-        )
-        sql = f"INSERT INTO events ({EVENT_COLUMNS}) VALUES ({', '.join('?' * 12)}) "
-        sql += "ON CONFLICT DO NOTHING"
-        await self._runner.write(lambda db: db.execute(sql, params))
+        params = _event_params(event)
+        await self._runner.write(lambda db: db.execute(_INSERT_EVENT, params))
 
     async def list_events(self, tenant_id: str, query: EventQuery) -> EventPage:
         size = page_size(query)
@@ -385,14 +397,7 @@ class SQLiteStore(SQLiteFlowRuns, SQLiteTenants):
     # -- secret blobs ---------------------------------------------------------------------
     async def put_secret_blob(self, tenant_id: str, key: str, blob: bytes) -> None:
         params = (tenant_id, key, bytes(blob), to_micros(datetime.now(UTC)))
-        await self._runner.write(
-            lambda db: db.execute(
-                "INSERT INTO secret_blobs (tenant_id, key, blob, updated_at) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (tenant_id, key) DO UPDATE SET "
-                "blob = excluded.blob, updated_at = excluded.updated_at",
-                params,
-            )
-        )
+        await self._runner.write(lambda db: db.execute(_PUT_SECRET, params))
 
     async def get_secret_blob(self, tenant_id: str, key: str) -> bytes | None:
         row = await self._runner.read(
@@ -405,3 +410,26 @@ class SQLiteStore(SQLiteFlowRuns, SQLiteTenants):
     async def delete_secret_blob(self, tenant_id: str, key: str) -> bool:
         sql = "DELETE FROM secret_blobs WHERE tenant_id = ? AND key = ?"
         return await self._runner.write(lambda db: db.execute(sql, (tenant_id, key)).rowcount > 0)
+
+    async def get_secret_blobs(self, key: str, tenant_ids: Sequence[str]) -> dict[str, bytes]:
+        # The ids as one JSON parameter: no limit on how many, one statement.
+        sql = (
+            "SELECT tenant_id, blob FROM secret_blobs WHERE key = ? "
+            "AND tenant_id IN (SELECT value FROM json_each(?))"
+        )
+        params = (key, json.dumps(list(tenant_ids)))
+        rows = await self._runner.read(lambda db: db.execute(sql, params).fetchall())
+        return {row[0]: bytes(row[1]) for row in rows}
+
+    async def put_secret_blobs(
+        self, blobs: Sequence[tuple[str, str, bytes]], *, events: Sequence[Event] = ()
+    ) -> None:
+        now = to_micros(datetime.now(UTC))
+        blob_rows = [(tenant_id, key, bytes(blob), now) for tenant_id, key, blob in blobs]
+        event_rows = [_event_params(event) for event in events]
+
+        def work(db: sqlite3.Connection) -> None:
+            db.executemany(_INSERT_EVENT, event_rows)
+            db.executemany(_PUT_SECRET, blob_rows)
+
+        await self._runner.write(work)
