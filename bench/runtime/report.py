@@ -277,6 +277,7 @@ def render(results: dict[str, Any], chart_name: str | None) -> str:
         "1 / (its CPU per call), which is the bound given.",
         "",
     ]
+    lines += paired_table(results)
     if chart_name:
         lines += [f"![tools/call throughput and latency by concurrency]({chart_name})", ""]
     lines += (
@@ -345,6 +346,42 @@ def render(results: dict[str, Any], chart_name: str | None) -> str:
         lines += [NOTES.read_text().strip(), ""]
     lines.append(END)
     return "\n".join(lines) + "\n"
+
+
+def paired_table(results: dict[str, Any]) -> list[str]:
+    paired = results.get("paired")
+    if not paired:
+        return []
+    lines = [
+        f"### Gateway against the bare SDK at {paired['clients']} clients, paired rounds",
+        "",
+        "| protocol | round | SDK calls/s | gateway calls/s | throughput | SDK p50 ms "
+        "| gateway p50 ms | p50 | CPU per call |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for era, label in results["eras"].items():
+        found = paired.get(era)
+        if not found:
+            continue
+        for i, r in enumerate(found["rounds"], 1):
+            s, g = r["sdk"], r["gateway"]
+            lines.append(
+                f"| {label} | {i} | {s['throughput']:.0f} | {g['throughput']:.0f} "
+                f"| {r['throughput_ratio']:.2f}× | {s['p50_ms']:.1f} | {g['p50_ms']:.1f} "
+                f"| {r['p50_ratio']:.2f}× | {r['cpu_ratio']:.2f}× |"
+            )
+        lines.append(
+            f"| {label} | **median** | | | **{found['median_throughput_ratio']:.2f}×** | | "
+            f"| **{found['median_p50_ratio']:.2f}×** | **{found['median_cpu_ratio']:.2f}×** |"
+        )
+    return lines + [
+        "",
+        "Both servers run at once, idle while the other is measured; each round measures "
+        f"one {paired['seconds']:g} s window of each, the order flipping every round, so a "
+        "round's ratios (gateway ÷ SDK) compare neighbours in time. The SDK-relative targets "
+        "below use the medians of these ratios.",
+        "",
+    ]
 
 
 def targets_table(results: dict[str, Any]) -> list[str]:

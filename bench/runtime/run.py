@@ -32,6 +32,7 @@ sys.path.insert(1, str(HERE.parent))
 
 import machine  # noqa: E402
 import report  # noqa: E402
+from paired import Paired  # noqa: E402
 from serving import Serving  # noqa: E402
 from startup import Startup  # noqa: E402
 from store_tenants import StoreTenants  # noqa: E402
@@ -42,13 +43,14 @@ DOC = REPO / "docs" / "benchmarks.md"
 CHART = REPO / "docs" / "benchmarks-serving.png"
 
 
-class Bench(Serving, Startup, StoreTenants):
+class Bench(Serving, Paired, Startup, StoreTenants):
     def run(self) -> None:
         self.start_upstream()
         self.build()
         # Cold start first: its first run is the first start after the build (bytecode
         # compiled), reported apart from the others.
         steps = [self.cold_start, self.measure_direct, self.measure_sdk, self.measure_gateway]
+        steps.append(self.paired_rounds)
         if self.args.peer:
             steps += [self.measure_fastmcp, self.cold_start_fastmcp]
         steps += [self.tenant_scale, self.store_tenant_scale]
@@ -127,6 +129,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     args.list_budget = 3.0 if quick else 30.0
     args.max_phase = 30.0 if quick else 150.0
     args.cold_runs = 1 if quick else 5
+    args.paired_rounds = 2 if quick else 6
+    args.paired_seconds = 2.0 if quick else 5.0
     args.peer_cold_runs = 1
     args.peer_cold_timeout = 1800.0
     args.profile_seconds = 10
