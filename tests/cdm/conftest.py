@@ -9,11 +9,6 @@ import pytest
 from tests.cdm.deployment import CdmDeployment
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.fixture(scope="session")
 def cdm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CdmDeployment]:
     dep = CdmDeployment.start(tmp_path_factory.mktemp("cdm-gateway"))

@@ -31,11 +31,6 @@ KEY = re.compile(r"^\s+(fgk_\S+)$", re.M)
 LINE = re.compile(r"^\s+(- \{id: .*)$", re.M)
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def fastn(
     *args: str, stdin: str | None = None, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:

@@ -9,11 +9,6 @@ import pytest
 from tests.security.deployment import SecurityDeployment
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.fixture(scope="session")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecurityDeployment]:
     dep = SecurityDeployment.start(tmp_path_factory.mktemp("compliance-gateway"))

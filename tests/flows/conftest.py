@@ -13,11 +13,6 @@ from tests.store.postgres_server import POSTGRES_URL, drop_schema, ensure_postgr
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
     created = World.create(tmp_path / "world")
     try:

@@ -28,11 +28,6 @@ FLOW_TOOLS = [
 
 
 @pytest.fixture(scope="module")
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World, GatewayProcess]]:
     world = World.create(Path(tmp_path_factory.mktemp("flows-mcp")))
     process = gateway_process(world, "gateway")

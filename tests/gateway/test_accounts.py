@@ -171,11 +171,6 @@ def send(arguments: dict[str, Any]) -> CallToolRequestParams:
     return CallToolRequestParams(name="slack_send_message", arguments=arguments)
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.mark.anyio
 async def test_handlers_without_services_route_by_account(
     tmp_path: Path, slack_upstream: SlackUpstream

@@ -28,11 +28,6 @@ from tests.gateway.fixtures.tenants_setup import write_tenants
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 async def unreachable(scope: Scope, receive: Receive, send: Send) -> None:
     raise AssertionError("no request is served here")
 

@@ -30,11 +30,6 @@ pytestmark = pytest.mark.anyio
 CONNECTORS = REPO_ROOT / "connectors.d"
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @dataclass
 class Running:
     gateway: GatewayProcess

@@ -46,11 +46,6 @@ ACME_TOOLS = [*NATIVE, "shopify_list_orders", "slack_list_channels", "slack_send
 SLACK_TOOLS = [*NATIVE, "slack_list_channels", "slack_send_message"]
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 class TimedSlack(SlackUpstream):
     """Slack that can hold each answer for a while, and counts requests in progress."""
 

@@ -28,11 +28,6 @@ pytestmark = pytest.mark.anyio
 ERAS = ["2025-11-25", "2026-07-28"]
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @dataclass
 class Setup:
     slack: SlackUpstream

@@ -35,11 +35,6 @@ NATIVE = {tool.name for tool in NATIVE_TOOLS}
 PER_RESPONSE = {"date", "x-request-id", "content-length", "content-encoding", "vary"}
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @dataclass
 class Gateways:
     fast: GatewayProcess

@@ -34,11 +34,6 @@ from tests.gateway.test_tool_list_bytes import ERAS, LEGACY, comparable_headers,
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 class Served:
     """The app ``make(port)`` builds, served by uvicorn in a thread on a free port."""
 

@@ -105,11 +105,6 @@ def test_a_key_narrows_its_tenant_and_carries_its_id(tmp_path: Path, catalog: Ca
     assert views.for_tenant(registry.authenticate(KEYS["narrow"])) is narrow_view  # type: ignore[arg-type]
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.mark.anyio
 async def test_a_key_resolved_again_from_the_cache_stays_narrowed(
     tmp_path: Path, catalog: Catalog

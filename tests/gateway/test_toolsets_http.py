@@ -36,11 +36,6 @@ SHOPIFY = (
 )
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 class Gateway:
     def __init__(self, root: Path) -> None:
         self.upstreams = Upstreams.start()

@@ -66,11 +66,6 @@ GLOBEX_SHOPIFY = (
 )
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @dataclass
 class Upstreams:
     slack: SlackUpstream

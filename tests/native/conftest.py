@@ -9,11 +9,6 @@ import pytest
 from tests.native.deployment import Deployment
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.fixture(scope="session")
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     dep = Deployment.start(tmp_path_factory.mktemp("native-gateway"))

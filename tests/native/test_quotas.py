@@ -24,11 +24,6 @@ pytestmark = pytest.mark.anyio
 NOW = datetime(2026, 11, 5, 10, 31, 45, 500000, tzinfo=UTC)
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 class Clock:
     def __init__(self, now: datetime) -> None:
         self.now = now

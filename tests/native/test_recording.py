@@ -21,11 +21,6 @@ SECRET_ARGUMENT = "the-customer-ssn-078-05-1120"
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
     s = SQLiteStore(tmp_path / "fastn.db")
     await s.open()

@@ -21,11 +21,6 @@ pytestmark = pytest.mark.anyio
 AT = datetime(2026, 11, 5, 10, 0, tzinfo=UTC)
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def event(tenant: str = "acme", **fields: Any) -> Event:
     base: dict[str, Any] = {
         "id": "e1",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import tomllib
 from pathlib import Path
 
 import click
@@ -71,9 +72,17 @@ def test_entrypoint_and_command_are_a_valid_serve_invocation() -> None:
     assert str(params["generated_dir"]) == "/opt/generated"
 
 
+def copied_sources() -> list[str]:
+    """Every source path of the Dockerfile's COPY steps (the last word is the target)."""
+    sources = []
+    for word, rest in instructions(DOCKERFILE):
+        if word == "COPY" and not rest.startswith("--from"):
+            sources.extend(rest.split()[:-1])
+    return sources
+
+
 def test_copied_sources_exist_and_pass_the_dockerignore() -> None:
-    copied = [rest.split()[0] for word, rest in instructions(DOCKERFILE) if word == "COPY"]
-    sources = [c for c in copied if not c.startswith("--from")]
+    sources = copied_sources()
     allowed = {
         line[1:].rstrip("/")
         for line in (REPO / ".dockerignore").read_text(encoding="utf-8").splitlines()
@@ -82,6 +91,13 @@ def test_copied_sources_exist_and_pass_the_dockerignore() -> None:
     for source in sources:
         assert (REPO / source).exists(), source
         assert source.rstrip("/") in allowed, f"{source} is excluded by .dockerignore"
+
+
+def test_image_build_copies_the_license_files_the_wheel_declares() -> None:
+    # setuptools refuses to build the wheel when a declared license file is missing.
+    declared = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    license_files = declared["project"]["license-files"]
+    assert license_files and set(license_files) <= set(copied_sources())
 
 
 def _interpolate(value: str) -> str:

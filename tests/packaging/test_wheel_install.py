@@ -25,7 +25,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 REPO = Path(__file__).resolve().parents[2]
-SOURCES = ("pyproject.toml", "setup.py", "README.md", "fastn_gen", "templates")
+SOURCES = ("pyproject.toml", "setup.py", "README.md", "LICENSE", "fastn_gen", "templates")
 KEY = re.compile(r"^  (fgk_[a-f0-9]{12}_\S+)$", re.M)
 LISTENING = re.compile(r"listening on http://(\S+?)/mcp")
 
@@ -89,6 +89,16 @@ def test_installed_package_is_the_wheel_and_carries_its_templates(venv: Path) ->
     assert sorted(p.name for p in Path(templates).glob("*.jinja")) == sorted(
         p.name for p in (REPO / "templates").glob("*.jinja")
     )
+
+
+def test_installed_package_carries_the_license(venv: Path) -> None:
+    (dist_info,) = venv.glob("lib/python*/site-packages/fastn_gen-*.dist-info")
+    metadata = (dist_info / "METADATA").read_text(encoding="utf-8")
+    assert "License-Expression: Apache-2.0" in metadata.splitlines()
+    assert "License-File: LICENSE" in metadata.splitlines()
+    shipped = (dist_info / "licenses" / "LICENSE").read_text(encoding="utf-8")
+    assert shipped == (REPO / "LICENSE").read_text(encoding="utf-8")
+    assert "Apache License" in shipped and "Version 2.0, January 2004" in shipped
 
 
 def test_init_build_serve_in_an_empty_folder(venv: Path, project: Path) -> None:

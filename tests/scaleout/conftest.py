@@ -3,6 +3,6 @@ upstreams come from the top-level conftest)."""
 
 from __future__ import annotations
 
-from tests.store.conftest import anyio_backend, backend, pg_schema_prefix
+from tests.store.conftest import backend, pg_schema_prefix
 
-__all__ = ["anyio_backend", "backend", "pg_schema_prefix"]
+__all__ = ["backend", "pg_schema_prefix"]

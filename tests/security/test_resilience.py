@@ -70,11 +70,6 @@ def scripted(*outcomes: ToolOutcome):
     return attempt, calls
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 async def test_idempotent_call_is_retried_until_it_succeeds() -> None:
     clock = Clock()
     attempt, calls = scripted(failure(503), failure(502), OK)

@@ -20,11 +20,6 @@ BACKENDS = ("sqlite", "postgres")
 _counter = itertools.count()
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @dataclass(frozen=True)
 class Backend:
     """Where one test's store lives; ``make()`` gives a new instance on the same data."""
