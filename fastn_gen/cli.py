@@ -215,3 +215,7 @@ def _register_gateway_commands() -> None:
 
 
 _register_gateway_commands()
+
+
+if __name__ == "__main__":
+    main()
