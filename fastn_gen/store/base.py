@@ -24,6 +24,8 @@ Changes since the first draft (all additive; no existing signature changed):
 - ``get_secret_blobs`` and ``put_secret_blobs``: many tenants' blobs read in one query and
   written, with events, in one transaction (the connection snapshots of a start with
   many tenants; ``fastn_gen.gateway.connection_changes``).
+- ``prune_older_than`` (migration 5 indexes what it deletes by): retention across
+  tenants, in bounded batches (``fastn_gen.store.retention``).
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from fastn_gen.store.records import (
     IntegrationStatus,
     UsageRow,
 )
+from fastn_gen.store.retention import DEFAULT_BATCH, PruneCounts
 from fastn_gen.store.tenant_records import (
     ApiKeyRow,
     ConnectionRow,
@@ -85,6 +88,15 @@ class Store(Protocol):
 
     async def prune_events(self, before: datetime, tenant_id: str | None = None) -> int:
         """Delete events older than ``before`` (of one tenant, or all); returns how many."""
+
+    async def prune_older_than(
+        self, before: datetime, *, batch_size: int = DEFAULT_BATCH, dry_run: bool = False
+    ) -> PruneCounts:
+        """Retention, across tenants: delete events before ``before``, usage counters
+        whose period ended by then and finished flow runs (with their steps) that
+        finished before it, in transactions of at most ``batch_size`` rows (of runs for
+        runs). Unfinished runs and the current periods' counters always stay. With
+        ``dry_run`` nothing is deleted and the counts are what would be."""
 
     # -- usage ----------------------------------------------------------------------------
     async def consume(

@@ -300,6 +300,15 @@ _FLOW_RUNS_POSTGRES = (
     )""",
 )
 
+# Retention deletes across tenants by time (``fastn_gen.store.retention``); the indexes
+# above all lead with tenant_id, so without these every pass would scan whole tables.
+_RETENTION_INDEXES = (
+    "CREATE INDEX events_by_time ON events (at)",
+    "CREATE INDEX usage_counters_by_period ON usage_counters (period)",
+    """CREATE INDEX flow_runs_finished ON flow_runs (finished_at)
+        WHERE status IN ('succeeded', 'failed')""",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -310,6 +319,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "flow runs, flow steps, leases", _FLOW_RUNS_SQLITE, _FLOW_RUNS_POSTGRES),
     Migration(3, "tenants, API keys, connections", TENANTS_SQLITE, TENANTS_POSTGRES),
     Migration(4, "toolsets of tenants and API keys", TOOLSETS_SQLITE, TOOLSETS_POSTGRES),
+    Migration(5, "indexes for retention", _RETENTION_INDEXES, _RETENTION_INDEXES),
 )
 
 

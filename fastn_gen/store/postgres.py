@@ -41,6 +41,7 @@ from fastn_gen.store.pg_sql import (
     status_row,
 )
 from fastn_gen.store.postgres_flowruns import PostgresFlowRuns
+from fastn_gen.store.postgres_retention import PostgresRetention
 from fastn_gen.store.postgres_tenants import PostgresTenants
 from fastn_gen.store.records import (
     CounterLimit,
@@ -81,7 +82,7 @@ def _event_params(event: Event) -> tuple[Any, ...]:
     )
 
 
-class PostgresStore(PostgresFlowRuns, PostgresTenants):
+class PostgresStore(PostgresFlowRuns, PostgresTenants, PostgresRetention):
     """``Store`` on PostgreSQL; ``schema`` keeps the tables out of ``public`` if given."""
 
     def __init__(

@@ -35,6 +35,7 @@ from fastn_gen.store.rules import (
     page_size,
 )
 from fastn_gen.store.sqlite_flowruns import SQLiteFlowRuns
+from fastn_gen.store.sqlite_retention import SQLiteRetention
 from fastn_gen.store.sqlite_runner import SQLiteRunner
 from fastn_gen.store.sqlite_tenants import SQLiteTenants
 
@@ -156,7 +157,7 @@ def _status(row: tuple[Any, ...]) -> IntegrationStatus:
     )
 
 
-class SQLiteStore(SQLiteFlowRuns, SQLiteTenants):
+class SQLiteStore(SQLiteFlowRuns, SQLiteTenants, SQLiteRetention):
     """``Store`` on one SQLite file; safe for several processes sharing that file."""
 
     # Writes are applied in the order they are started (one queue, one writer thread).
