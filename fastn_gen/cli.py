@@ -206,12 +206,14 @@ def _register_gateway_commands() -> None:
     from fastn_gen.cli_flows import register as register_flows
     from fastn_gen.cli_gateway import register
     from fastn_gen.cli_ops import register as register_ops
+    from fastn_gen.cli_store import register as register_store
     from fastn_gen.cli_tenants import register as register_tenants
 
     register(main)
     register_tenants(main)
     register_ops(main)
     register_flows(main)
+    register_store(main)
 
 
 _register_gateway_commands()

@@ -46,7 +46,9 @@ def _catalog(generated_dir: Path) -> Any:
     return Catalog.load(generated_dir).connector_specs()
 
 
-def _run(config_path: Path, store_url: str | None, work: Callable[[Any, Any], Awaitable[T]]) -> T:
+def run_with_store(
+    config_path: Path, store_url: str | None, work: Callable[[Any, Any], Awaitable[T]]
+) -> T:
     """Open the store, run ``work(store, base registry)``, close it; errors as messages."""
     from fastn_gen.gateway.services import StoreConfigError, store_location
     from fastn_gen.gateway.tenancy import TenantConfigError
@@ -94,7 +96,7 @@ def import_command(file: Path, store_url: str | None, generated_dir: Path) -> No
         source = TenantRegistry.load(file, catalog=catalog)
     except Exception as exc:  # TenantConfigError lists every problem
         raise click.ClickException(str(exc)) from None
-    done = _run(file, store_url, lambda store, _: import_file(store, file, source))
+    done = run_with_store(file, store_url, lambda store, _: import_file(store, file, source))
     click.echo(
         f"imported {len(source)} tenant(s): {done.tenants_created} new, "
         f"{done.tenants_updated} updated; {done.keys_added} key(s) added; "
@@ -120,7 +122,7 @@ def add_command(
     """Create TENANT_ID and print its first API key (shown once)."""
     from fastn_gen.gateway.tenants_admin import add_tenant
 
-    made = _run(
+    made = run_with_store(
         config_path,
         store_url,
         lambda store, reg: add_tenant(
@@ -148,7 +150,7 @@ def new_key_command(
     """Print a new API key for TENANT_ID (shown once; only its hash is stored)."""
     from fastn_gen.gateway.tenants_admin import new_key
 
-    made = _run(config_path, store_url, lambda store, _: new_key(store, tenant_id, label))
+    made = run_with_store(config_path, store_url, lambda store, _: new_key(store, tenant_id, label))
     click.echo(f"API key {made.key_id} for {tenant_id} (shown once, store it now):\n  {made.key}")
 
 
@@ -163,7 +165,7 @@ def revoke_key_command(
     """Revoke KEY_ID of TENANT_ID (refused by every gateway within the cache time)."""
     from fastn_gen.gateway.tenants_admin import now
 
-    done = _run(
+    done = run_with_store(
         config_path,
         store_url,
         lambda store, _: store.revoke_api_key(tenant_id, key_id, at=now()),
@@ -210,7 +212,7 @@ def connect_command(
     except TenantCommandError as exc:
         raise click.UsageError(str(exc)) from None
     catalog = _catalog(generated_dir)
-    added = _run(
+    added = run_with_store(
         config_path,
         store_url,
         lambda store, reg: connect(
@@ -240,7 +242,7 @@ def disconnect_command(
     """Remove TENANT_ID's CONNECTION (a connection or connector name)."""
     from fastn_gen.gateway.tenants_admin import disconnect
 
-    removed = _run(
+    removed = run_with_store(
         config_path, store_url, lambda store, _: disconnect(store, tenant_id, connection)
     )
     click.echo(f"{tenant_id}: connection {removed} removed")
@@ -252,7 +254,7 @@ def disconnect_command(
 @_STORE
 def remove_command(tenant_id: str, config_path: Path, store_url: str | None) -> None:
     """Delete TENANT_ID with its keys and connections (its events and usage stay)."""
-    if not _run(config_path, store_url, lambda store, _: store.delete_tenant(tenant_id)):
+    if not run_with_store(config_path, store_url, lambda store, _: store.delete_tenant(tenant_id)):
         raise click.ClickException(f"no tenant {tenant_id!r} in the store")
     click.echo(f"tenant {tenant_id} removed")
 
@@ -287,7 +289,7 @@ def list_command(
             )
         return await store.count_tenants(), found
 
-    total, found = _run(config_path, store_url, work)
+    total, found = run_with_store(config_path, store_url, work)
     if as_json:
         click.echo(json.dumps({"total": total, "tenants": found}, indent=1))
         return

@@ -15,6 +15,7 @@ from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass
 
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
+from prometheus_client.registry import Collector
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -94,6 +95,14 @@ def anonymous_tenant(registry: TenantRegistry, options: HttpOptions) -> Tenant |
         options.port,
     )
     return tenant
+
+
+def _collectors(reloader: Reloader | None, services: Services | None) -> list[Collector]:
+    """Metrics of the live reload and of retention, when this gateway has them."""
+    found = [reloader.metrics()] if reloader is not None else []
+    if services is not None and services.pruner is not None:
+        found.append(services.pruner.metrics())
+    return found
 
 
 def create_app(
@@ -193,7 +202,7 @@ def create_app(
                 options.operator,
                 services,
                 policy,
-                [reloader.metrics()] if reloader is not None else [],
+                _collectors(reloader, services),
             ),
         ],
         lifespan=lifespan,

@@ -27,7 +27,8 @@ from fastn_gen.gateway.executor import Executor
 from fastn_gen.gateway.file_watch import watch_interval, watched_signatures
 from fastn_gen.gateway.origin import LOOPBACK_HOSTS, authority
 from fastn_gen.gateway.reload import ReloadOptions
-from fastn_gen.gateway.serve_options import Reliability, oauth_config
+from fastn_gen.gateway.retention import RetentionPolicy
+from fastn_gen.gateway.serve_options import Reliability, oauth_config, retention_policy
 from fastn_gen.gateway.serve_options import add_arguments as add_reliability_arguments
 from fastn_gen.gateway.services import Services, StoreConfigError
 from fastn_gen.gateway.stdio import UnknownTenantError, serve_stdio
@@ -105,18 +106,22 @@ def run_http(
     watch: bool = False,
     list_output_schemas: bool = False,
     list_bytes: bool = True,
+    retention: RetentionPolicy | None = None,
 ) -> None:
     """Serve ``/mcp`` and ``/healthz`` (and ``/metrics``, ``/admin``) until interrupted.
 
     SIGHUP reloads the tenants file and ``generated/``; ``watch`` also reloads them
-    when they change (see reload.py).
+    when they change (see reload.py). ``retention`` (default: 90 days) prunes the store
+    in the background (see retention.py).
     """
     baseline = watched_signatures(config_path, generated_dir)
     catalog, registry = _load(
         config_path, generated_dir, tenants_from, store_url, list_output_schemas
     )
     executor = _executor(upstream_timeout, reliability)
-    services = Services.create(catalog, registry, executor, store_url=store_url)
+    services = Services.create(
+        catalog, registry, executor, store_url=store_url, retention=retention or RetentionPolicy()
+    )
     sock = _bind(host, port)
     bound_port = int(sock.getsockname()[1])
     options = HttpOptions(
@@ -299,6 +304,11 @@ def _main(argv: Sequence[str] | None, generated_dir: Path) -> int:
     try:
         configure_tracing(args.otel_exporter)
         if args.transport == "http":
+            try:
+                retention = retention_policy(args.retention_days)
+            except ValueError as exc:
+                logger.error("%s", exc)
+                return 2
             run_http(
                 args.config,
                 args.generated,
@@ -316,6 +326,7 @@ def _main(argv: Sequence[str] | None, generated_dir: Path) -> int:
                 watch=args.watch,
                 list_output_schemas=args.list_output_schemas,
                 list_bytes=not args.no_list_bytes,
+                retention=retention,
             )
         else:
             run_stdio(

@@ -11,7 +11,8 @@ Only light modules are imported here, so ``fastn-gen --help`` stays fast.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from fastn_gen.gateway.body_limit import RequestLimits
     from fastn_gen.gateway.executor import Executor
     from fastn_gen.gateway.oauth_config import OAuthResourceModel
+    from fastn_gen.gateway.retention import RetentionPolicy
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -33,6 +35,11 @@ DEFAULT_READ_TIMEOUT = 30.0
 DEFAULT_ATTEMPTS = 3
 DEFAULT_BREAKER_FAILURES = 5
 DEFAULT_BREAKER_COOLDOWN = 30.0
+# Retention (fastn_gen.gateway.retention): days of events, usage and flow runs kept.
+DEFAULT_RETENTION_DAYS = 90
+RETENTION_DAYS_ENV = "FASTN_RETENTION_DAYS"
+RETENTION_INTERVAL_ENV = "FASTN_RETENTION_INTERVAL_S"
+DEFAULT_RETENTION_INTERVAL_S = 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +91,23 @@ def oauth_config(config_path: Path) -> OAuthResourceModel | None:
     from fastn_gen.gateway.oauth_config import load_resource_config
 
     return load_resource_config(config_path)
+
+
+def retention_policy(days: int, environ: Mapping[str, str] | None = None) -> RetentionPolicy:
+    """``--retention-days`` with the pass interval of ``FASTN_RETENTION_INTERVAL_S``."""
+    from fastn_gen.gateway.retention import RetentionPolicy
+
+    env = os.environ if environ is None else environ
+    text = env.get(RETENTION_INTERVAL_ENV)
+    interval = DEFAULT_RETENTION_INTERVAL_S
+    if text is not None:
+        try:
+            interval = float(text)
+        except ValueError:
+            raise ValueError(f"{RETENTION_INTERVAL_ENV}: not a number: {text!r}") from None
+        if not 0 < interval <= 86_400:
+            raise ValueError(f"{RETENTION_INTERVAL_ENV}: must be above 0, at most 86400 seconds")
+    return RetentionPolicy(days=days, interval_s=interval)
 
 
 def _positive_int(text: str) -> int:
@@ -145,6 +169,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=d.breaker_cooldown,
         help=f"seconds such a pause lasts (default {d.breaker_cooldown:g})",
     )
+    parser.add_argument(
+        "--retention-days",
+        type=_count,
+        # A string default goes through ``type`` too, so a bad variable is refused.
+        default=os.environ.get(RETENTION_DAYS_ENV, str(DEFAULT_RETENTION_DAYS)),
+        help="days of events, usage counters and finished flow runs the HTTP gateway "
+        f"keeps, pruning older ones hourly; 0 keeps everything (default: "
+        f"${RETENTION_DAYS_ENV}, else {DEFAULT_RETENTION_DAYS})",
+    )
 
 
 # -- fastn-gen serve (click) ----------------------------------------------------------
@@ -168,6 +201,11 @@ def click_options(func: F) -> F:
         click.option("--breaker-cooldown", type=click.FloatRange(0, 3600, min_open=True),
                      default=d.breaker_cooldown, show_default=True,
                      help="Seconds such a pause lasts."),
+        click.option("--retention-days", type=click.IntRange(min=0),
+                     default=DEFAULT_RETENTION_DAYS, envvar=RETENTION_DAYS_ENV,
+                     show_default=True,
+                     help="Days of events, usage counters and finished flow runs kept; older "
+                     "ones are pruned hourly (0: keep everything)."),
     ]  # fmt: skip
     for option in reversed(options):
         func = option(func)
@@ -180,6 +218,7 @@ CLICK_NAMES = (
     "retry_attempts",
     "breaker_failures",
     "breaker_cooldown",
+    "retention_days",
 )
 
 

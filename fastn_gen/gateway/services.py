@@ -25,6 +25,7 @@ from fastn_gen.gateway.digest import ArgsDigest
 from fastn_gen.gateway.executor import Executor
 from fastn_gen.gateway.quotas import Clock, QuotaEnforcer, utc_now
 from fastn_gen.gateway.recording import EventRecorder
+from fastn_gen.gateway.retention import Pruner, RetentionPolicy
 from fastn_gen.gateway.tenancy import TenantRegistry
 from fastn_gen.store.base import Store
 from fastn_gen.store.errors import StoreError
@@ -90,6 +91,8 @@ class Services:
     # Whether this process runs the flow scheduler and resumes interrupted runs (a
     # one-tenant stdio server does not).
     schedule_flows: bool = True
+    # Background retention (an HTTP gateway's; None: this process never prunes).
+    pruner: Pruner | None = None
     _opened: bool = field(default=False, repr=False)
     _startup: asyncio.Task[int] | None = field(default=None, repr=False)
 
@@ -103,8 +106,11 @@ class Services:
         store_url: str | None = None,
         environ: Mapping[str, str] | None = None,
         clock: Clock = utc_now,
+        retention: RetentionPolicy | None = None,
     ) -> Services:
-        """Choose the store and build the parts; nothing is opened yet."""
+        """Choose the store and build the parts; nothing is opened yet.
+
+        With ``retention`` the services prune the store in the background while open."""
         location = store_location(registry, store_url, environ)
         data_dir = registry.data_dir
         if data_dir is None:
@@ -120,7 +126,10 @@ class Services:
         recorder = EventRecorder(store, ArgsDigest.for_data_dir(data_dir, environ), clock=clock)
         quotas = QuotaEnforcer(store, clock)
         calls = ConnectorCalls(executor, quotas, recorder)
-        return cls(catalog, registry, executor, store, recorder, quotas, calls, location, clock)
+        services = cls(catalog, registry, executor, store, recorder, quotas, calls, location, clock)
+        if retention is not None:
+            services.pruner = Pruner(store, retention, clock)
+        return services
 
     async def open(self) -> None:
         await self.store.open()
@@ -135,6 +144,8 @@ class Services:
             record_connection_changes(self.store, self.recorder, self.registry.tenants),
             name="fastn-connection-changes",
         )
+        if self.pruner is not None:
+            self.pruner.start()
 
     async def flush(self) -> None:
         """Return once everything recorded so far (start-up records included) is stored."""
@@ -148,6 +159,8 @@ class Services:
             return
         self._opened = False
         try:
+            if self.pruner is not None:
+                await self.pruner.aclose()  # cancelled; each batch commits whole or not at all
             if self.flows is not None:
                 # First: runs still going are interrupted and recorded as such.
                 try:
