@@ -2,7 +2,7 @@
 ``gateway_variant.py`` against the same upstream, interleaved, medians of the rounds.
 
     python bench/runtime/experiments.py [--variants none,auth-inline,...] [--rounds 2]
-        [--sdk] [--baseline-tree DIR]
+        [--sdk] [--baseline-tree DIR] [--mode legacy]
 
 ``--sdk`` adds the bare SDK server (the floor) to every round; ``--baseline-tree`` adds
 the variant ``base``: the gateway as found in DIR (e.g. ``git archive`` of an earlier
@@ -92,6 +92,7 @@ def measure(
     seconds: float,
     extra: dict[str, str],
     list_rounds: int = 5,
+    mode: str = "2026-07-28",
 ) -> dict[str, Any]:
     port = free_port()
     proc = server_proc(work, generated, tenants, variant, port, extra).start()
@@ -103,7 +104,7 @@ def measure(
             "url": url,
             "pid": proc.pid,
             "tool": gw.CALL_TOOL,
-            "mode": "2026-07-28",
+            "mode": mode,
             "arguments": {"customer": "cus_NffrFeUfNV2Hib"},
             "seconds": seconds,
             "warmup": 2,
@@ -140,6 +141,7 @@ def measure(
         row[f"c{n}_calls_per_s"] = phase["throughput"]
         row[f"c{n}_p50_ms"] = percentile(phase["latencies_ms"], 50)
         row[f"c{n}_cpu_ms_per_call"] = phase["server_cpu_ms_per_call"]
+        row[f"c{n}_client_cpu_ms_per_call"] = phase["client_cpu_ms_per_call"]
         row[f"c{n}_errors"] = phase["errors"]
     return row
 
@@ -151,6 +153,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--sdk", action="store_true", help="measure the bare SDK floor too")
     parser.add_argument("--list-rounds", type=int, default=5, help="tools/list rounds (0: none)")
+    parser.add_argument(
+        "--mode",
+        default="2026-07-28",
+        help="client mode: 2026-07-28, or legacy (the 2025-11-25 handshake)",
+    )
     parser.add_argument("--baseline-tree", type=Path, help="source tree of variant 'base'")
     parser.add_argument(
         "--generated",
@@ -190,7 +197,15 @@ def main() -> None:
                     print(f"round {r + 1}: {v}", file=sys.stderr, flush=True)
                     rows[v].append(
                         measure(
-                            work, generated, tenants, keys, v, args.seconds, extra, args.list_rounds
+                            work,
+                            generated,
+                            tenants,
+                            keys,
+                            v,
+                            args.seconds,
+                            extra,
+                            args.list_rounds,
+                            args.mode,
                         )
                     )
         finally:
@@ -210,6 +225,7 @@ def main() -> None:
         "c16_calls_per_s",
         "c16_p50_ms",
         "c16_cpu_ms_per_call",
+        "c16_client_cpu_ms_per_call",
     ]
     print("| variant | " + " | ".join(cols) + " |")
     print("| --- |" + " ---: |" * len(cols))

@@ -8,6 +8,7 @@ echoes, vendor token formats, key-like query parameters, long random strings).
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -78,18 +79,30 @@ def _variants(value: str) -> set[str]:
     return {f for f in forms if len(f) >= MIN_SECRET_LENGTH}
 
 
+@functools.lru_cache(maxsize=1024)
+def _forms(secrets: tuple[str, ...]) -> tuple[str, ...]:
+    """Every form of ``secrets`` to replace, longest first (so a secret containing
+    another is removed whole).
+
+    Cached: every call of a connection redacts with the same credentials, and deriving
+    the forms (percent- and JSON-encoding each value, twice with ``with_secrets``) was
+    a measurable share of a call's CPU. The values are held in this process's memory
+    only, as the credentials themselves already are.
+    """
+    forms: set[str] = set()
+    for value in secrets:
+        if value:
+            forms |= _variants(value)
+    return tuple(sorted(forms, key=len, reverse=True))
+
+
 class Redactor:
     """Redacts a fixed set of secret values plus credential-looking patterns."""
 
     __slots__ = ("_secrets",)
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
-        forms: set[str] = set()
-        for value in secrets:
-            if value:
-                forms |= _variants(value)
-        # Longest first, so a secret containing another is removed whole.
-        self._secrets = tuple(sorted(forms, key=len, reverse=True))
+        self._secrets = _forms(tuple(secrets))
 
     def with_secrets(self, secrets: Iterable[str]) -> Redactor:
         return Redactor((*self._secrets, *secrets))

@@ -71,3 +71,18 @@ def test_with_secrets_adds_values() -> None:
     more = base.with_secrets(["second-secret"])
     assert more("first-secret second-secret") == f"{REDACTED} {REDACTED}"
     assert base("second-secret") == "second-secret"
+
+
+def test_redactors_share_no_values_across_credentials() -> None:
+    # The forms are cached per set of values: each redactor still has only its own.
+    tenant_a = Redactor(["tenant-a-key/1"])
+    tenant_b = Redactor(["tenant-b-key/2"])
+    assert tenant_a("tenant-b-key/2") == "tenant-b-key/2"
+    assert tenant_b("tenant-a-key/1") == "tenant-a-key/1"
+    assert Redactor(["tenant-a-key/1"]).secrets == tenant_a.secrets
+
+
+def test_with_secrets_covers_encodings_of_encoded_forms() -> None:
+    # A value echoed percent-encoded twice (a URL inside a query) is still removed.
+    redactor = Redactor(["key with/space"]).with_secrets(["other-secret"])
+    assert redactor("q=key%2520with%252Fspace") == f"q={REDACTED}"
