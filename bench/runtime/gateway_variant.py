@@ -14,9 +14,6 @@ being a comma-separated subset of:
 - ``sqlite-inline``: run the SQLite store's writes on the event loop instead of its
   writer thread (what a write costs without the thread hop; unsafe where another
   process can hold the database's write lock);
-- ``consume-inline``: the quota check's transaction on the event loop, on its own
-  connection with no busy wait; when the lock is held (the writer thread is committing,
-  or another process) it goes to the writer thread as before;
 - ``consume-timing``: time every quota check (``QuotaEnforcer.consume``, queueing for
   the writer thread included) and, at shutdown, append its p50 and p90 to the file
   named by ``FASTN_CONSUME_TIMES``;
@@ -120,8 +117,6 @@ def apply(patches: set[str]) -> None:
             sys.modules["sniffio"] = None  # type: ignore[assignment]
     from fastn_gen.gateway import serve
 
-    if "consume-inline" in patches:
-        _consume_inline()
     if "consume-timing" in patches:
         _consume_timing(serve)
     if "switch-1ms" in patches:
@@ -197,63 +192,6 @@ def _consume_timing(serve: Any) -> None:
                     )
 
     serve.uvicorn.Server.run = run_then_report
-
-
-def _consume_inline() -> None:
-    import sqlite3
-
-    from fastn_gen.store import sqlite as store_sqlite
-    from fastn_gen.store.rules import check_amount, first_refusal, merge_counters
-
-    loop_connections: dict[int, sqlite3.Connection] = {}
-
-    async def consume(self: Any, tenant_id: str, counters: Any, amount: int = 1) -> Any:
-        check_amount(amount)
-        wanted = merge_counters(counters)
-        if not wanted:
-            return None
-
-        def work(db: sqlite3.Connection) -> Any:
-            used: dict[tuple[str, str], int] = {}
-            for counter in wanted:
-                row = db.execute(
-                    "SELECT used FROM usage_counters "
-                    "WHERE tenant_id = ? AND key = ? AND period = ?",
-                    (tenant_id, counter.key, counter.period),
-                ).fetchone()
-                used[(counter.key, counter.period)] = row[0] if row else 0
-            refusal = first_refusal(wanted, used, amount)
-            if refusal is None:
-                db.executemany(
-                    "INSERT INTO usage_counters (tenant_id, key, period, used) "
-                    "VALUES (?, ?, ?, ?) ON CONFLICT (tenant_id, key, period) "
-                    "DO UPDATE SET used = used + excluded.used",
-                    [(tenant_id, c.key, c.period, amount) for c in wanted],
-                )
-            return refusal
-
-        runner = self._runner
-        db = loop_connections.get(id(runner))
-        if db is None:
-            db = sqlite3.connect(runner.path, timeout=0, isolation_level=None)
-            db.execute("PRAGMA busy_timeout = 0")
-            db.execute("PRAGMA wal_autocheckpoint = 0")  # checkpoints stay on the thread
-            db.execute("PRAGMA synchronous = NORMAL")
-            loop_connections[id(runner)] = db
-        try:
-            db.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError:
-            return await runner.write(work)
-        try:
-            result = work(db)
-            db.execute("COMMIT")
-        except BaseException:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise
-        return result
-
-    store_sqlite.SQLiteStore.consume = consume  # type: ignore[method-assign]
 
 
 class _Middleware:
