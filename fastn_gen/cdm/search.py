@@ -1,16 +1,18 @@
 """Entity search across a tenant's connections: fan out, map, rank, merge, paginate.
 
 Every connector the tenant has connected whose generated module maps the entity type
-(``ENTITIES``) is a source. Each page asks every unfinished source for one page at once,
-through :class:`ConnectorCalls` like any tool call (validated, counted against the
-tenant's quotas, recorded as an event), and waits at most the per-source timeout
-(``FASTN_ENTITY_SOURCE_TIMEOUT_S``, 10 s by default). A source that fails, is refused
-or does not answer in time is reported beside the results of the others and is left
-out of the following pages; a call still running at the deadline finishes in the
-background, so its event and usage are still recorded.
+(``ENTITIES``) is a source; a connector the tenant has connected several times (several
+accounts, :mod:`fastn_gen.gateway.accounts`) is one source per account, each called with
+its own connection's credentials and labelled ``<connector>:<account>``. Each page asks
+every unfinished source for one page at once, through :class:`ConnectorCalls` like any
+tool call (validated, counted against the tenant's quotas, recorded as an event), and
+waits at most the per-source timeout (``FASTN_ENTITY_SOURCE_TIMEOUT_S``, 10 s by
+default). A source that fails, is refused or does not answer in time is reported beside
+the results of the others and is left out of the following pages; a call still running
+at the deadline finishes in the background, so its event and usage are still recorded.
 
 Ranking (:mod:`fastn_gen.cdm.ranking`) orders each source's page by score, then by its
-position in the upstream answer; the page merges them by score, then connector name,
+position in the upstream answer; the page merges them by score, then source label,
 then position, and takes the first ``limit``. What each source contributed is always a
 prefix of its ranked page, so the cursor (:mod:`fastn_gen.cdm.cursor`) can record how
 far each one got: no entity is returned twice or skipped while the upstreams answer
@@ -76,6 +78,12 @@ class Source:
     mapping: EntityMapping
     entry: ToolEntry
     connection: Connection
+    account: str | None = None  # set when the tenant has several accounts of the connector
+
+    @property
+    def key(self) -> str:
+        """The source's label in ``searched`` and its key in the cursor."""
+        return self.connector if self.account is None else f"{self.connector}:{self.account}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +92,11 @@ class Hit:
     score: float
     connector: str
     position: int  # in the source's ranked page
+    account: str | None = None
+
+    @property
+    def key(self) -> str:
+        return self.connector if self.account is None else f"{self.connector}:{self.account}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +104,7 @@ class SourceFailure:
     connector: str
     error: str  # a short kind: timeout, http_status, quota_exceeded, needs_query...
     message: str
+    account: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,18 +130,32 @@ def entity_mappings(catalog: Catalog, connector: str) -> Mapping[str, EntityMapp
     return found if isinstance(found, dict) else {}
 
 
+def _accounts(tenant: Tenant, connector: str) -> list[tuple[Connection, str | None]]:
+    """The connections to search for ``connector``: its only one (unlabelled), or each
+    of several, labelled with its name."""
+    several = sorted(
+        (c for c in tenant.connections.values() if c.connector == connector),
+        key=lambda c: c.name,
+    )
+    if len(several) > 1:
+        return [(c, c.name) for c in several]
+    connection = tenant.connection_for(connector)
+    return [(connection, None)] if connection is not None else []
+
+
 def mapped_sources(catalog: Catalog, tenant: Tenant, entity_type: str) -> list[Source]:
     """The tenant's connections whose connector maps ``entity_type`` to a tool its
-    toolset admits, by connector name."""
+    toolset admits, by connector name, then account."""
     sources = []
     for connector in tenant.connected_connectors():
         mapping = entity_mappings(catalog, connector).get(entity_type)
         entry = catalog.tools.get(mapping.tool) if mapping is not None else None
-        connection = tenant.connection_for(connector)
         if entry is not None and not tenant.toolset.admits(entry_facts(entry)):
             continue  # the request's toolset hides the tool the mapping calls
-        if mapping is not None and entry is not None and connection is not None:
-            sources.append(Source(connector, mapping, entry, connection))
+        if mapping is None or entry is None:
+            continue
+        for connection, account in _accounts(tenant, connector):
+            sources.append(Source(connector, mapping, entry, connection, account))
     return sources
 
 
@@ -159,20 +187,22 @@ def _arguments(source: Source, query: str, state: SourceState) -> dict[str, Any]
 
 
 def _failure(
-    connector: str, result: types.CallToolResult, outcome: ToolOutcome | None
+    source: Source, result: types.CallToolResult, outcome: ToolOutcome | None
 ) -> SourceFailure:
     structured = result.structured_content
     kind = structured.get("error") if isinstance(structured, dict) else None
     if not isinstance(kind, str):
         kind = (outcome.error if outcome is not None else None) or "invalid_arguments"
     block = result.content[0] if result.content else None
-    message = block.text if isinstance(block, types.TextContent) else f"{connector} failed"
-    return SourceFailure(connector, kind, message)
+    message = block.text if isinstance(block, types.TextContent) else f"{source.key} failed"
+    return SourceFailure(source.connector, kind, message, source.account)
 
 
 def _ranked(hits: list[Hit]) -> list[Hit]:
     ordered = sorted(enumerate(hits), key=lambda p: (-p[1].score, p[0]))
-    return [Hit(h.entity, h.score, h.connector, rank) for rank, (_, h) in enumerate(ordered)]
+    return [
+        Hit(h.entity, h.score, h.connector, rank, h.account) for rank, (_, h) in enumerate(ordered)
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,10 +228,7 @@ class EntitySearch:
         if request.cursor is None:
             return SearchCursor(
                 fp,
-                {
-                    s.connector: SourceState(None, 0, page_size(s.mapping, request.limit))
-                    for s in sources
-                },
+                {s.key: SourceState(None, 0, page_size(s.mapping, request.limit)) for s in sources},
             )
         try:
             return decode(request.cursor, fp)
@@ -228,9 +255,9 @@ class EntitySearch:
                 },
             )
         state = self._start(request, sources)
-        pending = [s for s in sources if s.connector in state.sources]
+        pending = [s for s in sources if s.key in state.sources]
         fetched, failures = await self._fetch(tenant, request, pending, state)
-        return self._merge(request, state, fetched, failures, [s.connector for s in pending])
+        return self._merge(request, state, fetched, failures, [s.key for s in pending])
 
     async def _fetch(
         self,
@@ -242,13 +269,14 @@ class EntitySearch:
         failures: list[SourceFailure] = []
         calls: dict[asyncio.Task[tuple[types.CallToolResult, ToolOutcome | None]], Source] = {}
         for source in sources:
-            arguments = _arguments(source, request.query, state.sources[source.connector])
+            arguments = _arguments(source, request.query, state.sources[source.key])
             if arguments is None:
                 failures.append(
                     SourceFailure(
                         source.connector,
                         "needs_query",
                         f"{source.connector} searches {request.entity_type} only with a query",
+                        source.account,
                     )
                 )
                 continue
@@ -261,11 +289,13 @@ class EntitySearch:
         if calls:
             done, late = await asyncio.wait(calls, timeout=timeout)
             for task in late:
+                late_source = calls[task]
                 failures.append(
                     SourceFailure(
-                        calls[task].connector,
+                        late_source.connector,
                         "timeout",
-                        f"{calls[task].connector} did not answer within {timeout:g} s",
+                        f"{late_source.key} did not answer within {timeout:g} s",
+                        late_source.account,
                     )
                 )
                 _LINGERING.add(task)
@@ -278,23 +308,28 @@ class EntitySearch:
             except Exception:
                 # The call path reports upstream failures as results; this is a bug, and
                 # must not take the other sources' results down with it.
-                logger.exception("entity search call to %s failed", source.connector)
-                failures.append(SourceFailure(source.connector, "internal", "internal error"))
+                logger.exception("entity search call to %s failed", source.key)
+                failures.append(
+                    SourceFailure(source.connector, "internal", "internal error", source.account)
+                )
                 continue
             if result.is_error or not isinstance(result.structured_content, dict):
-                failure = _failure(source.connector, result, outcome)
+                failure = _failure(source, result, outcome)
                 if not result.is_error:
                     failure = SourceFailure(
-                        source.connector, "unexpected_response", "the answer was not JSON"
+                        source.connector,
+                        "unexpected_response",
+                        "the answer was not JSON",
+                        source.account,
                     )
                 failures.append(failure)
                 continue
             try:
-                fetched[source.connector] = self._hits(
-                    request, source, result.structured_content, state
-                )
+                fetched[source.key] = self._hits(request, source, result.structured_content, state)
             except MappingError as exc:
-                failures.append(SourceFailure(source.connector, "mapping", str(exc)))
+                failures.append(
+                    SourceFailure(source.connector, "mapping", str(exc), source.account)
+                )
         return fetched, failures
 
     def _hits(
@@ -304,7 +339,7 @@ class EntitySearch:
         result: Mapping[str, Any],
         state: SearchCursor,
     ) -> _Fetched:
-        size = state.sources[source.connector].page_size
+        size = state.sources[source.key].page_size
         page = map_result(
             source.mapping, source.connector, result, source.connection.variables, size
         )
@@ -317,7 +352,7 @@ class EntitySearch:
             # A listing is matched here; a search upstream already chose its results.
             if request.query.strip() and relevance == 0 and not source.mapping.searches_upstream:
                 continue
-            hits.append(Hit(entity, relevance, source.connector, 0))
+            hits.append(Hit(entity, relevance, source.connector, 0, source.account))
         return _Fetched(_ranked(hits), page.next_cursor)
 
     def _merge(
@@ -329,24 +364,22 @@ class EntitySearch:
         searched: list[str],
     ) -> SearchPage:
         remaining = [
-            hit
-            for connector, page in fetched.items()
-            for hit in page.hits[state.sources[connector].offset :]
+            hit for key, page in fetched.items() for hit in page.hits[state.sources[key].offset :]
         ]
-        remaining.sort(key=lambda h: (-h.score, h.connector, h.position))
+        remaining.sort(key=lambda h: (-h.score, h.key, h.position))
         taken = remaining[: request.limit]
         following: dict[str, SourceState] = {}
-        for connector, page in fetched.items():
-            before = state.sources[connector]
-            used = before.offset + sum(1 for h in taken if h.connector == connector)
+        for key, page in fetched.items():
+            before = state.sources[key]
+            used = before.offset + sum(1 for h in taken if h.key == key)
             if used < len(page.hits):
-                following[connector] = SourceState(before.cursor, used, before.page_size)
+                following[key] = SourceState(before.cursor, used, before.page_size)
             elif page.next_cursor is not None:
-                following[connector] = SourceState(page.next_cursor, 0, before.page_size)
+                following[key] = SourceState(page.next_cursor, 0, before.page_size)
         next_cursor = encode(SearchCursor(state.fingerprint, following)) if following else None
         return SearchPage(
             hits=taken,
-            errors=sorted(failures, key=lambda f: f.connector),
+            errors=sorted(failures, key=lambda f: (f.connector, f.account or "")),
             searched=sorted(searched),
             next_cursor=next_cursor,
         )

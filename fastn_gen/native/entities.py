@@ -1,9 +1,9 @@
 """``fastn_search_entities``: search the common data model across the tenant's connectors.
 
-Every connected connector that maps the type is searched at once (see
-:mod:`fastn_gen.cdm.search`); results come back in one shape whichever service they
-come from, ranked by relevance to the query, with each failing source reported beside
-the others' results.
+Every connected connector that maps the type is searched at once, each account of a
+connector connected several times as its own source (see :mod:`fastn_gen.cdm.search`);
+results come back in one shape whichever service they come from, ranked by relevance to
+the query, with each failing source reported beside the others' results.
 """
 
 from __future__ import annotations
@@ -60,10 +60,23 @@ class SearchEntitiesInput(NativeInput):
     )
 
 
+# Present only for a connector the tenant has connected several times, so a tenant with
+# one connection per connector sees the output it always had.
+ACCOUNT_DESCRIPTION = "The connection (account) searched, when the tenant has several to it."
+
+
+def _absent(value: str | None) -> bool:
+    return value is None
+
+
 class EntityHit(NativeOutput):
-    id: str = Field(description="Stable id: <connector>:<id in that service>.")
+    id: str = Field(
+        description="Stable id: <connector>:<id in that service>, or "
+        "<connector>:<account>:<id in that service> when account is set."
+    )
     entity_type: EntityType
     connector: str
+    account: str | None = Field(default=None, exclude_if=_absent, description=ACCOUNT_DESCRIPTION)
     source_id: str = Field(description="The id in the connector's own API.")
     score: float = Field(ge=0, le=1, description="Relevance to the query (docs/cdm.md).")
     data: AnyEntity
@@ -71,6 +84,7 @@ class EntityHit(NativeOutput):
 
 class SourceError(NativeOutput):
     connector: str
+    account: str | None = Field(default=None, exclude_if=_absent, description=ACCOUNT_DESCRIPTION)
     error: str = Field(
         description="Kind: timeout, http_status, upstream_error, quota_exceeded, "
         "rate_limited, needs_query, mapping, ..."
@@ -83,7 +97,10 @@ class SearchEntitiesOutput(NativeOutput):
     entity_type: EntityType
     items: list[EntityHit]
     next_cursor: str | None = Field(description="Pass as cursor for the next page; null: done.")
-    searched: list[str] = Field(description="The connectors that were searched for this page.")
+    searched: list[str] = Field(
+        description="The sources searched for this page: connector names, and "
+        "<connector>:<account> for each account of a connector connected several times."
+    )
     errors: list[SourceError] = Field(
         description="Sources that failed on this page; they are left out of later pages."
     )
@@ -95,9 +112,10 @@ def search_output(tenant_id: str, entity_type: str, page: SearchPage) -> SearchE
         entity_type=entity_type,  # type: ignore[arg-type]
         items=[
             EntityHit(
-                id=f"{hit.connector}:{hit.entity.source.remote_id}",
+                id=f"{hit.key}:{hit.entity.source.remote_id}",
                 entity_type=entity_type,  # type: ignore[arg-type]
                 connector=hit.connector,
+                account=hit.account,
                 source_id=hit.entity.source.remote_id,
                 score=hit.score,
                 data=hit.entity,  # type: ignore[arg-type]
@@ -107,7 +125,7 @@ def search_output(tenant_id: str, entity_type: str, page: SearchPage) -> SearchE
         next_cursor=page.next_cursor,
         searched=page.searched,
         errors=[
-            SourceError(connector=f.connector, error=f.error, message=f.message)
+            SourceError(connector=f.connector, account=f.account, error=f.error, message=f.message)
             for f in page.errors
         ],
     )
@@ -139,7 +157,8 @@ SEARCH_ENTITIES = NativeTool(
         "Search the tenant's connected services for common-data-model entities (Contact, "
         "Product, Order, Invoice, InventoryLevel, Fulfillment, Message, Channel) by text "
         "and filters, with one result shape whichever service they come from. Results "
-        "are ranked by relevance; services that fail are listed in errors."
+        "are ranked by relevance; services that fail are listed in errors. A service "
+        "connected through several accounts is searched in each of them."
     ),
     input_model=SearchEntitiesInput,
     output_model=SearchEntitiesOutput,

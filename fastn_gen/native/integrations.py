@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import Field
 
 from fastn_gen.gateway.tenancy import Connection
+from fastn_gen.native.account_health import AccountHealth, accounts_health
 from fastn_gen.native.base import (
     CallContext,
     NativeInput,
@@ -26,6 +27,32 @@ from fastn_gen.native.events import EventOut, event_out
 from fastn_gen.store.records import EventQuery, Health, IntegrationStatus
 
 HealthName = Literal["healthy", "degraded", "failing", "credentials_expired", "unknown"]
+
+
+class AccountStatus(NativeOutput):
+    name: str = Field(description="The connection (account) name.")
+    health: HealthName
+    last_success_at: datetime | None
+    last_error_at: datetime | None
+    last_error: str | None
+    consecutive_failures: int
+    token_expires_at: datetime | None
+    calls_ok: int = Field(description="Successful calls among the recent events read.")
+    calls_failed: int = Field(description="Failed calls among the recent events read.")
+
+
+def account_status(found: AccountHealth) -> AccountStatus:
+    return AccountStatus(
+        name=found.name,
+        health=found.health,
+        last_success_at=found.last_success_at,
+        last_error_at=found.last_error_at,
+        last_error=found.last_error,
+        consecutive_failures=found.consecutive_failures,
+        token_expires_at=found.token_expires_at,
+        calls_ok=found.calls_ok,
+        calls_failed=found.calls_failed,
+    )
 
 
 class IntegrationSummary(NativeOutput):
@@ -47,6 +74,13 @@ class IntegrationSummary(NativeOutput):
     token_expires_at: datetime | None
     tools: int = Field(description="Number of tools this integration provides.")
     health_check: str | None = Field(description="The tool run by an on-demand health check.")
+    accounts: list[AccountStatus] = Field(
+        default_factory=list,
+        # Left out with a single connection, whose health the fields above already are.
+        exclude_if=lambda v: not v,
+        description="Present with several connections to the connector: each one's own "
+        "health, from the recent calls that used it (the fields above cover them all).",
+    )
 
 
 class ListIntegrationsInput(NativeInput):
@@ -117,13 +151,17 @@ def unknown_integration(connector: str) -> NativeToolError:
     )
 
 
-def _summary(
+async def _summary(
     ctx: CallContext, connector: str, status: IntegrationStatus | None
 ) -> IntegrationSummary:
     entry = ctx.services.catalog.connectors.get(connector)
     spec = entry.spec if entry is not None else None
     health: Health = status.health if status is not None else "unknown"
     names = sorted(c.name for c in ctx.tenant.connections.values() if c.connector == connector)
+    accounts: list[AccountStatus] = []
+    if len(names) > 1:  # one connection: the connector's row is already its health
+        found = await accounts_health(ctx.services.store, ctx.tenant.id, connector, names)
+        accounts = [account_status(a) for a in found]
     default = connector if connector in names else None
     return IntegrationSummary(
         connector=connector,
@@ -138,6 +176,7 @@ def _summary(
         token_expires_at=status.token_expires_at if status else None,
         tools=len(entry.tool_names) if entry is not None else 0,
         health_check=spec.health_check if spec is not None else None,
+        accounts=accounts,
     )
 
 
@@ -145,7 +184,7 @@ async def list_integrations(ctx: CallContext) -> ListIntegrationsOutput:
     await ctx.services.flush()
     rows = await ctx.services.store.integration_status(ctx.tenant.id)
     by_connector = {row.connector: row for row in rows}
-    items = [_summary(ctx, c, by_connector.get(c)) for c in ctx.tenant.connected_connectors()]
+    items = [await _summary(ctx, c, by_connector.get(c)) for c in ctx.tenant.connected_connectors()]
     counts: dict[str, int] = {}
     for item in items:
         counts[item.health] = counts.get(item.health, 0) + 1
@@ -221,7 +260,7 @@ async def integration_detail(
         for c in sorted(ctx.tenant.connections.values(), key=lambda c: c.name)
         if c.connector == connector
     ]
-    summary = _summary(ctx, connector, status)
+    summary = await _summary(ctx, connector, status)
     return IntegrationDetail(
         **summary.model_dump(),
         tenant_id=ctx.tenant.id,
