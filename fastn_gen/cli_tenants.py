@@ -28,6 +28,38 @@ _GENERATED = generated_option(
 )
 
 
+def _toolset_options(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--toolset TEXT`` and ``--toolset-file FILE``: a toolset as in the tenants file."""
+
+    def apply(command: Callable[..., Any]) -> Callable[..., Any]:
+        command = click.option(
+            "--toolset-file",
+            "toolset_file",
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            default=None,
+            help=f"{what}: a YAML or JSON file holding the toolset.",
+        )(command)
+        return click.option(
+            "--toolset",
+            "toolset_text",
+            default=None,
+            metavar="JSON|YAML",
+            help=f"{what}, inline, e.g. '{{connectors: [slack], access: read}}'.",
+        )(command)
+
+    return apply
+
+
+def _read_toolset(text: str | None, file: Path | None) -> dict[str, Any] | None:
+    from fastn_gen.gateway.tenants_admin import TenantCommandError
+    from fastn_gen.gateway.toolset_admin import read_toolset
+
+    try:
+        return read_toolset(text, file)
+    except TenantCommandError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
 def _base_registry(config_path: Path) -> Any:
     """The tenants file's plans and data directory; an empty registry if there is none."""
     from fastn_gen.gateway.tenancy import TenantRegistry
@@ -109,6 +141,7 @@ def import_command(file: Path, store_url: str | None, generated_dir: Path) -> No
 @click.option("--plan", default="default", show_default=True)
 @click.option("--display-name", default=None)
 @click.option("--no-key", is_flag=True, help="Do not create an API key now.")
+@_toolset_options("The tenant's toolset")
 @_CONFIG
 @_STORE
 def add_command(
@@ -116,12 +149,15 @@ def add_command(
     plan: str,
     display_name: str | None,
     no_key: bool,
+    toolset_text: str | None,
+    toolset_file: Path | None,
     config_path: Path,
     store_url: str | None,
 ) -> None:
     """Create TENANT_ID and print its first API key (shown once)."""
     from fastn_gen.gateway.tenants_admin import add_tenant
 
+    toolset = _read_toolset(toolset_text, toolset_file)
     made = run_with_store(
         config_path,
         store_url,
@@ -132,6 +168,7 @@ def add_command(
             display_name=display_name,
             plans=reg.plans,
             with_key=not no_key,
+            toolset=toolset,
         ),
     )
     click.echo(f"tenant {tenant_id} added (plan {plan})")
@@ -142,15 +179,24 @@ def add_command(
 @tenants.command("new-key")
 @click.argument("tenant_id")
 @click.option("--label", default=None)
+@_toolset_options("The key's toolset (narrows the tenant's)")
 @_CONFIG
 @_STORE
 def new_key_command(
-    tenant_id: str, label: str | None, config_path: Path, store_url: str | None
+    tenant_id: str,
+    label: str | None,
+    toolset_text: str | None,
+    toolset_file: Path | None,
+    config_path: Path,
+    store_url: str | None,
 ) -> None:
     """Print a new API key for TENANT_ID (shown once; only its hash is stored)."""
     from fastn_gen.gateway.tenants_admin import new_key
 
-    made = run_with_store(config_path, store_url, lambda store, _: new_key(store, tenant_id, label))
+    toolset = _read_toolset(toolset_text, toolset_file)
+    made = run_with_store(
+        config_path, store_url, lambda store, _: new_key(store, tenant_id, label, toolset)
+    )
     click.echo(f"API key {made.key_id} for {tenant_id} (shown once, store it now):\n  {made.key}")
 
 
@@ -173,6 +219,39 @@ def revoke_key_command(
     if not done:
         raise click.ClickException(f"tenant {tenant_id} has no unrevoked key {key_id!r}")
     click.echo(f"key {key_id} of {tenant_id} revoked")
+
+
+@tenants.command("set-toolset")
+@click.argument("tenant_id")
+@click.option("--key", "key_id", default=None, help="Set this API key's toolset instead.")
+@_toolset_options("The new toolset")
+@click.option("--clear", is_flag=True, help="Remove the toolset (the tenant: every tool).")
+@_CONFIG
+@_STORE
+def set_toolset_command(
+    tenant_id: str,
+    key_id: str | None,
+    toolset_text: str | None,
+    toolset_file: Path | None,
+    clear: bool,
+    config_path: Path,
+    store_url: str | None,
+) -> None:
+    """Set or clear the toolset of TENANT_ID, or of one of its keys (--key).
+
+    Checked as the tenants file checks toolsets; a key's toolset may only narrow its
+    tenant's. Running gateways apply it within the cache time (at once on PostgreSQL).
+    """
+    from fastn_gen.gateway.toolset_admin import set_toolset
+
+    toolset = _read_toolset(toolset_text, toolset_file)
+    if clear == (toolset is not None):
+        raise click.UsageError("give exactly one of --toolset, --toolset-file or --clear")
+    run_with_store(
+        config_path, store_url, lambda store, _: set_toolset(store, tenant_id, toolset, key_id)
+    )
+    what = f"key {key_id} of {tenant_id}" if key_id else tenant_id
+    click.echo(f"{what}: toolset {'cleared' if clear else 'set'}")
 
 
 @tenants.command("connect")
@@ -268,7 +347,8 @@ def remove_command(tenant_id: str, config_path: Path, store_url: str | None) -> 
 def list_command(
     after: str | None, limit: int, as_json: bool, config_path: Path, store_url: str | None
 ) -> None:
-    """Tenants in the store, by id, with their connections and key ids (never hashes)."""
+    """Tenants in the store, by id, with their connections, key ids (never hashes) and
+    toolsets."""
 
     async def work(store: Any, _: Any) -> tuple[int, list[dict[str, Any]]]:
         rows = await store.list_tenants(after=after, limit=limit)
@@ -284,10 +364,18 @@ def list_command(
                     "connections": {
                         c.name: c.connector for c in (record.connections if record else ())
                     },
+                    "toolset": row.toolset,
                     "keys": [k.key_id for k in keys if k.revoked_at is None],
+                    "key_toolsets": {
+                        k.key_id: k.toolset
+                        for k in keys
+                        if k.revoked_at is None and k.toolset is not None
+                    },
                 }
             )
         return await store.count_tenants(), found
+
+    from fastn_gen.gateway.toolset_admin import toolset_text
 
     total, found = run_with_store(config_path, store_url, work)
     if as_json:
@@ -296,6 +384,10 @@ def list_command(
     for t in found:
         conns = ", ".join(f"{n}" if n == c else f"{n} ({c})" for n, c in t["connections"].items())
         click.echo(f"{t['id']:<24} {t['plan']:<12} {conns or '-'}  keys: {len(t['keys'])}")
+        if t["toolset"] is not None:
+            click.echo(f"  toolset: {toolset_text(t['toolset'])}")
+        for kid, toolset in t["key_toolsets"].items():
+            click.echo(f"  key {kid} toolset: {toolset_text(toolset)}")
     click.echo(f"{len(found)} of {total} tenant(s)")
 
 

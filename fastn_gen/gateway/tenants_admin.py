@@ -77,23 +77,43 @@ async def add_tenant(
     display_name: str | None = None,
     plans: Mapping[str, PlanModel] | None = None,
     with_key: bool = True,
+    toolset: dict[str, Any] | None = None,
 ) -> NewKey | None:
-    issues = validate_tenants({"version": 1, "tenants": [{"id": tenant_id, "plan": plan}]})
+    entry: dict[str, Any] = {"id": tenant_id, "plan": plan}
+    if toolset is not None:
+        entry["toolset"] = toolset  # checked as the file checks it (no connections yet)
+    issues = validate_tenants({"version": 1, "tenants": [entry]})
     if issues:
-        raise TenantCommandError("; ".join(str(issue) for issue in issues))
+        raise TenantCommandError(
+            "; ".join(str(issue).removeprefix("/tenants/0/") for issue in issues)
+        )
     _check_plan(plan, plans or {})
     if await store.get_tenant(tenant_id) is not None:
         raise TenantCommandError(f"tenant {tenant_id!r} already exists")
-    await store.put_tenant(TenantRow(tenant_id, plan, display_name), at=now())
+    row = TenantRow(tenant_id, plan, display_name, toolset=toolset)
+    await store.put_tenant(row, at=now())
     return await new_key(store, tenant_id) if with_key else None
 
 
-async def new_key(store: Store, tenant_id: str, label: str | None = None) -> NewKey:
+async def new_key(
+    store: Store,
+    tenant_id: str,
+    label: str | None = None,
+    toolset: dict[str, Any] | None = None,
+) -> NewKey:
     key, _ = generate_api_key(tenant_id)
     kid = key_id(key)
     assert kid is not None  # generated keys always carry their id
+    if toolset is not None:
+        from fastn_gen.gateway.toolset_admin import check_new_key_toolset
+
+        record = await store.get_tenant(tenant_id)
+        if record is None:
+            raise TenantCommandError(f"no tenant {tenant_id!r} in the store")
+        check_new_key_toolset(record, toolset, kid)
+    row = ApiKeyRow(kid, tenant_id, hash_api_key(key), label, toolset=toolset)
     try:
-        await store.add_api_key(ApiKeyRow(kid, tenant_id, hash_api_key(key), label), at=now())
+        await store.add_api_key(row, at=now())
     except UnknownTenant:
         raise TenantCommandError(f"no tenant {tenant_id!r} in the store") from None
     return NewKey(key, kid)

@@ -4,8 +4,8 @@ Clients on protocol 2026-07-28 open a ``subscriptions/listen`` stream (the SDK's
 ``ListenHandler``); this bus files each stream under the tenant that opened it and
 delivers an event to that tenant's streams only. With tenants in the store, a change
 notice (``StoreTenantRegistry.on_change``) reaches every replica, and each replica
-tells its own subscribers when the tenant's set of connectors, and so its tool list,
-changed. Delivery is best effort, without replay, as the SDK's streams are: a client
+tells its own subscribers when the tenant's set of connectors or its toolset, and so
+its tool list, changed. Delivery is best effort, without replay, as the SDK's streams are: a client
 whose stream dropped re-listens and lists again.
 """
 
@@ -20,6 +20,7 @@ from mcp.server.subscriptions import ListenHandler, ServerEvent, ToolsListChange
 from fastn_gen.gateway.accounts import AccountShape, account_shape
 from fastn_gen.gateway.context import current_tenant
 from fastn_gen.gateway.tenancy import Tenant, TenantRegistry
+from fastn_gen.gateway.toolsets import Toolset
 
 logger = logging.getLogger(__name__)
 
@@ -116,14 +117,16 @@ class TenantEventBus:
         return told
 
 
-# What a tenant's tool list depends on: its connectors, and its accounts per connector
-# (a second account changes the schemas without changing the connectors).
-ListShape = tuple[frozenset[str], AccountShape]
-GONE: ListShape = (frozenset(), ())  # a removed tenant
+# What a tenant's tool list depends on: its connectors, its accounts per connector (a
+# second account changes the schemas without changing the connectors), and its toolset
+# (``fastn-gen tenants set-toolset``). A stream opened with a key that narrows the
+# toolset records the narrowed one, so it may hear one change more than happened.
+ListShape = tuple[frozenset[str], AccountShape, Toolset | None]
+GONE: ListShape = (frozenset(), (), None)  # a removed tenant
 
 
 def _connectors(tenant: Tenant) -> ListShape:
-    return frozenset(tenant.connected_connectors()), account_shape(tenant)
+    return frozenset(tenant.connected_connectors()), account_shape(tenant), tenant.toolset
 
 
 def connect_registry(bus: TenantEventBus, registry: TenantRegistry) -> None:

@@ -280,6 +280,12 @@ class Store(Protocol):
     async def revoke_api_key(self, tenant_id: str, key_id: str, *, at: datetime) -> bool:
         """False when the tenant has no such unrevoked key."""
 
+    async def set_toolset(
+        self, tenant_id: str, key_id: str | None, toolset: dict[str, Any] | None, *, at: datetime
+    ) -> bool:
+        """Set (None: clear) the toolset of the tenant, or of its key ``key_id``; False
+        when the tenant (or that key of it) does not exist. Nothing else changes."""
+
     async def put_connection(self, connection: ConnectionRow, *, at: datetime) -> bool:
         """Create or replace a connection (``UnknownTenant`` without the tenant);
         True if it was created."""

@@ -248,6 +248,28 @@ class PostgresTenants:
                 await self._notify(conn, "keys", tenant_id)
             return cur.rowcount > 0
 
+    async def set_toolset(
+        self, tenant_id: str, key_id: str | None, toolset: dict[str, Any] | None, *, at: datetime
+    ) -> bool:
+        moment = as_utc(at)
+        async with self._connection() as conn, conn.transaction():
+            if not await _exists(conn, tenant_id):  # the tenant's row first, like put
+                return False
+            if key_id is None:
+                cur = await conn.execute(
+                    "UPDATE tenants SET toolset = %s, updated_at = %s WHERE id = %s",
+                    (_jsonb(toolset), moment, tenant_id),
+                )
+            else:
+                cur = await conn.execute(
+                    "UPDATE tenant_api_keys SET toolset = %s WHERE key_id = %s AND tenant_id = %s",
+                    (_jsonb(toolset), key_id, tenant_id),
+                )
+            if cur.rowcount:
+                # A tenant's toolset changes its tool list; a key's only its own requests.
+                await self._notify(conn, "tenant" if key_id is None else "keys", tenant_id)
+            return cur.rowcount > 0
+
     # -- connections ----------------------------------------------------------------------
     async def put_connection(self, connection: ConnectionRow, *, at: datetime) -> bool:
         moment = as_utc(at)

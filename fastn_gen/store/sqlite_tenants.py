@@ -225,6 +225,26 @@ class SQLiteTenants:
 
         return await self._runner.write(work)
 
+    async def set_toolset(
+        self, tenant_id: str, key_id: str | None, toolset: dict[str, Any] | None, *, at: datetime
+    ) -> bool:
+        moment = to_micros(at)
+        value = None if toolset is None else _json(toolset)
+
+        def work(db: sqlite3.Connection) -> bool:
+            params: tuple[Any, ...]
+            if key_id is None:
+                sql, params = "UPDATE tenants SET toolset = ? WHERE id = ?", (value, tenant_id)
+            else:
+                sql = "UPDATE tenant_api_keys SET toolset = ? WHERE key_id = ? AND tenant_id = ?"
+                params = (value, key_id, tenant_id)
+            done = db.execute(sql, params).rowcount
+            if done:
+                _touch(db, tenant_id, moment)
+            return done > 0
+
+        return await self._runner.write(work)
+
     # -- connections ----------------------------------------------------------------------
     async def put_connection(self, connection: ConnectionRow, *, at: datetime) -> bool:
         moment = to_micros(at)

@@ -209,6 +209,42 @@ async def test_toolsets_are_kept_and_an_import_replaces_them(backend: Backend) -
     assert [k.toolset for k in listed] == [{"access": "write"}, None]
 
 
+async def test_set_toolset_changes_only_the_toolset_of_the_tenant_or_its_key(
+    backend: Backend,
+) -> None:
+    limits = {"tool_calls_per_month": 5}
+    async with backend.make() as store:
+        await store.put_tenant(TenantRow("acme", "pro", "Acme", limits), at=T0)
+        await store.put_tenant(TenantRow("beta"), at=T0)
+        await store.put_connection(conn("acme", "slack"), at=T0)
+        await store.add_api_key(key("acme", "ffffffffffff"), at=T0)
+        await store.add_api_key(key("beta", "bbbbbbbbbbbb"), at=T0)
+        assert await store.set_toolset("acme", None, {"access": "read"}, at=LATER)
+        assert await store.set_toolset("acme", "ffffffffffff", {"mode": "search"}, at=LATER)
+        # Another tenant's key, an unknown key or tenant: nothing is written.
+        assert not await store.set_toolset("acme", "bbbbbbbbbbbb", {"access": "read"}, at=LATER)
+        assert not await store.set_toolset("acme", "nokey", {"access": "read"}, at=LATER)
+        assert not await store.set_toolset("ghost", None, {"access": "read"}, at=LATER)
+        record = await store.get_tenant("acme")
+        acme_key = await store.get_api_key("ffffffffffff")
+        beta_key = await store.get_api_key("bbbbbbbbbbbb")
+        assert await store.set_toolset("acme", None, None, at=LATER)
+        cleared = await store.get_tenant("acme")
+        assert await store.set_toolset("acme", "ffffffffffff", None, at=LATER)
+        key_cleared = await store.get_api_key("ffffffffffff")
+    assert record is not None and record.tenant.toolset == {"access": "read"}
+    assert (record.tenant.plan, record.tenant.display_name, record.tenant.limits) == (
+        "pro",
+        "Acme",
+        limits,
+    )
+    assert record.tenant.updated_at == LATER and len(record.connections) == 1
+    assert acme_key is not None and acme_key.toolset == {"mode": "search"}
+    assert beta_key is not None and beta_key.toolset is None
+    assert cleared is not None and cleared.tenant.toolset is None
+    assert key_cleared is not None and key_cleared.toolset is None
+
+
 async def test_an_import_with_a_taken_key_id_writes_nothing(backend: Backend) -> None:
     async with backend.make() as store:
         await store.put_tenant(TenantRow("acme"), at=T0)
@@ -261,9 +297,12 @@ async def test_postgres_notifies_each_committed_change_and_not_a_rolled_back_one
             with pytest.raises(UnknownTenant):
                 await store.put_connection(conn("ghost", "slack"), at=T0)
             await store.delete_connection("acme", "slack", at=T0)
+            await store.set_toolset("acme", "ffffffffffff", {"access": "read"}, at=T0)
             await store.revoke_api_key("acme", "ffffffffffff", at=T0)
+            await store.set_toolset("acme", None, {"access": "read"}, at=T0)
+            await store.set_toolset("ghost", None, {"access": "read"}, at=T0)  # no change
             payloads = []
-            async for notice in listener.notifies(timeout=2.0, stop_after=5):
+            async for notice in listener.notifies(timeout=2.0, stop_after=8):
                 payloads.append(notice.payload)
         finally:
             await listener.close()
@@ -273,4 +312,6 @@ async def test_postgres_notifies_each_committed_change_and_not_a_rolled_back_one
         "keys:acme",
         "connections:acme",
         "keys:acme",
+        "keys:acme",
+        "tenant:acme",
     ]
