@@ -114,21 +114,14 @@ class ToolLists:
         )
 
     def _advertise(self, tool: types.Tool) -> types.Tool:
-        # Native and meta-tools keep their output schemas; connector tools' are optional.
+        # Native and meta-tools keep their output schemas. A connector tool lists its own
+        # only with output schemas in the list: from its Tool, or, for a catalog loaded
+        # without them, from output_schemas.json (read once, on first need).
         if tool.name not in self.catalog.tools:
             return tool
-        if self.output_schemas:
-            # A catalog loaded without them (the server loads it with them) reads
-            # output_schemas.json now, once.
-            if tool.output_schema is not None or self.catalog.tools_carry_output_schemas:
-                return tool
-            schema = self.catalog.output_schema(tool.name)
-            if schema is None:
-                return tool
-        elif tool.output_schema is None:
+        schema = self.catalog.output_schema(tool.name) if self.output_schemas else None
+        if (tool.output_schema is None) == (schema is None):
             return tool
-        else:
-            schema = None
         cached = self._advertised.get(id(tool))
         if cached is None or cached[0] is not tool:
             cached = (tool, tool.model_copy(update={"output_schema": schema}))
