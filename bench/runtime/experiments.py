@@ -26,7 +26,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import gateway_setup as gw  # noqa: E402
-from procs import Proc, free_port  # noqa: E402
+from procs import Proc, free_port, sdk_server_args  # noqa: E402
 from stats import median, percentile  # noqa: E402
 
 RESULTS = HERE.parents[0] / "results"
@@ -51,16 +51,7 @@ def server_proc(
     work: Path, generated: Path, tenants: Path, variant: str, port: int, extra: dict[str, str]
 ) -> Proc:
     if variant == "sdk":
-        args = [
-            sys.executable,
-            str(HERE / "sdk_server.py"),
-            "--port",
-            str(port),
-            "--upstream",
-            extra["upstream"],
-            "--tool",
-            extra["tool"],
-        ]
+        args = sdk_server_args(port, extra["upstream"], extra["tool"])
         return Proc("sdk", args, work / "sdk.log", env=gw.gateway_env(), cwd=work)
     env = gw.gateway_env()
     if variant == "base":

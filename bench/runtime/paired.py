@@ -9,12 +9,11 @@ targets use the median of the rounds' ratios.
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import gateway_setup as gw
-from bench_base import ERAS, HERE, BenchBase
-from procs import free_port
+from bench_base import ERAS, BenchBase
+from procs import free_port, sdk_server_args
 from stats import median, summarise_calls
 
 CLIENTS = 16
@@ -24,18 +23,7 @@ class Paired(BenchBase):
     def paired_rounds(self) -> None:
         sdk_port = free_port()
         sdk = self.proc(
-            "sdk-paired",
-            [
-                sys.executable,
-                str(HERE / "sdk_server.py"),
-                "--port",
-                str(sdk_port),
-                "--upstream",
-                self.upstream_url,
-                "--tool",
-                str(self.tool_json),
-            ],
-            True,
+            "sdk-paired", sdk_server_args(sdk_port, self.upstream_url, self.tool_json), True
         )
         gateway, gw_port = self.gateway_proc(self.tenants, "gateway-paired")
         sdk.start()

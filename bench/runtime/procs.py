@@ -6,10 +6,26 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+
+def sdk_server_args(port: int, upstream: str, tool_json: Path | str) -> list[str]:
+    """The command of contender (b), the bare SDK server with the one tool."""
+    script = Path(__file__).resolve().parent / "sdk_server.py"
+    return [
+        sys.executable,
+        str(script),
+        "--port",
+        str(port),
+        "--upstream",
+        upstream,
+        "--tool",
+        str(tool_json),
+    ]
 
 
 def free_port() -> int:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import sys
 from typing import Any
 
 import gateway_setup as gw
 from bench_base import CUSTOMER, ERAS, HERE, LABELS, BenchBase
-from procs import Proc, free_port
+from procs import Proc, free_port, sdk_server_args
 from stats import summarise_calls, summarise_list
 
 
@@ -92,16 +91,7 @@ class Serving(BenchBase):
 
     def measure_sdk(self) -> None:
         port = free_port()
-        args = [
-            sys.executable,
-            str(HERE / "sdk_server.py"),
-            "--port",
-            str(port),
-            "--upstream",
-            self.upstream_url,
-            "--tool",
-            str(self.tool_json),
-        ]
+        args = sdk_server_args(port, self.upstream_url, self.tool_json)
         self.serve_and_measure("sdk", self.proc("sdk", args, True), port, gw.CALL_TOOL, None, 60)
 
     def measure_gateway(self) -> None:
